@@ -1,0 +1,238 @@
+package model
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Options selects what a Graph computes.
+type Options struct {
+	// Batch is the number of rows of every run. Fewer real rows are handled
+	// by SetRows, which gives the padding rows zero weight in the loss.
+	Batch int
+	// Hard feeds the decoder the one-hot argmax of the relaxed sample
+	// (straight-through Gumbel-Softmax); evaluation with hard samples is the
+	// ELBO of the discrete model.
+	Hard bool
+	// Grad adds the gradient of the loss for every parameter.
+	Grad bool
+}
+
+// Graph is one compiled VAE computation over a minibatch: encoder, Gumbel-
+// Softmax relaxation, decoder and the negative ELBO, with gradients when
+// asked. Build it once, then per step refill X and Noise in place, set the
+// temperature, and Run.
+type Graph struct {
+	cfg Config
+	opt Options
+	g   *G.ExprGraph
+	vm  G.VM
+
+	// X holds the (B, Input) binary pixels of the batch.
+	X *tensor.Dense
+	// Noise holds the (B, N*K) Gumbel noise g of the relaxation; fill it
+	// with SampleGumbel.
+	Noise *tensor.Dense
+	// weight holds the (B) weight of every row in the loss.
+	weight *tensor.Dense
+
+	tau, logits, xlogits, rec, kl, loss *G.Node
+	grads                               G.Nodes
+}
+
+// NewGraph builds and compiles the VAE of cfg over the weights p (shared,
+// not copied).
+func NewGraph(cfg Config, p *Params, opt Options) (*Graph, error) {
+	if opt.Batch < 1 {
+		return nil, fmt.Errorf("model: batch size %d is not positive", opt.Batch)
+	}
+	if len(p.Tensors) == 0 {
+		return nil, fmt.Errorf("model: no parameters")
+	}
+	dt := p.Tensors[0].Dtype()
+	if err := p.Check(cfg, dt); err != nil {
+		return nil, err
+	}
+	gr := &Graph{
+		cfg:    cfg,
+		opt:    opt,
+		g:      G.NewGraph(),
+		X:      newLike(dt, opt.Batch, cfg.Input),
+		Noise:  newLike(dt, opt.Batch, cfg.Latent()),
+		weight: newLike(dt, opt.Batch),
+	}
+	gr.SetRows(opt.Batch)
+	if err := gr.build(p, dt); err != nil {
+		return nil, fmt.Errorf("model: build graph: %w", err)
+	}
+	gr.vm = G.NewTapeMachine(gr.g)
+	return gr, nil
+}
+
+func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
+	nodes := paramNodes(gr.g, p)
+	x := G.NewMatrix(gr.g, dt, G.WithName("x"), G.WithValue(gr.X))
+	noise := G.NewMatrix(gr.g, dt, G.WithName("gumbel"), G.WithValue(gr.Noise))
+	weight := G.NewVector(gr.g, dt, G.WithName("row-weight"), G.WithValue(gr.weight))
+	gr.tau = G.NewScalar(gr.g, dt, G.WithName("tau"))
+	if err := gr.SetTau(1); err != nil {
+		return err
+	}
+	nEnc := len(gr.cfg.Hidden) + 1
+	var err error
+	if gr.logits, err = mlp(x, nodes[:2*nEnc]); err != nil { // (B, N*K)
+		return err
+	}
+	y, err := G.ApplyOp(relaxOp{k: gr.cfg.K, hard: gr.opt.Hard}, gr.logits, noise, gr.tau) // (B, N*K)
+	if err != nil {
+		return err
+	}
+	if gr.xlogits, err = mlp(y, nodes[2*nEnc:]); err != nil { // (B, Input)
+		return err
+	}
+	if gr.rec, err = G.ApplyOp(bernoulliNLLOp{}, gr.xlogits, x); err != nil { // (B)
+		return err
+	}
+	if gr.kl, err = G.ApplyOp(klOp{k: gr.cfg.K}, gr.logits); err != nil { // (B)
+		return err
+	}
+	if gr.loss, err = G.ApplyOp(lossOp{}, gr.rec, gr.kl, weight); err != nil { // scalar
+		return err
+	}
+	if gr.opt.Grad {
+		if gr.grads, err = G.Grad(gr.loss, nodes...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// paramNodes wraps every parameter tensor in a graph node of the same name.
+func paramNodes(g *G.ExprGraph, p *Params) G.Nodes {
+	nodes := make(G.Nodes, len(p.Tensors))
+	for i, t := range p.Tensors {
+		nodes[i] = G.NewMatrix(g, t.Dtype(), G.WithName(p.Names[i]), G.WithValue(t))
+	}
+	return nodes
+}
+
+// mlp applies the affine layers given as (weight, bias) node pairs, with a
+// ReLU between layers and none after the last: h <- relu(h W + b).
+func mlp(h *G.Node, wb G.Nodes) (*G.Node, error) {
+	var err error
+	for i := 0; i < len(wb); i += 2 {
+		if h, err = G.Mul(h, wb[i]); err != nil {
+			return nil, err
+		}
+		if h, err = G.BroadcastAdd(h, wb[i+1], nil, []byte{0}); err != nil {
+			return nil, err
+		}
+		if i+2 < len(wb) {
+			if h, err = G.Rectify(h); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return h, nil
+}
+
+// SetTau sets the temperature tau of the relaxation for the next runs.
+func (gr *Graph) SetTau(tau float64) error {
+	if !(tau > 0) {
+		return fmt.Errorf("model: temperature %v is not positive", tau)
+	}
+	if gr.X.Dtype() == tensor.Float32 {
+		return G.Let(gr.tau, float32(tau))
+	}
+	return G.Let(gr.tau, tau)
+}
+
+// SetRows declares that only the first n rows of X hold data: the loss is
+// the mean over those rows and the rest get zero weight.
+func (gr *Graph) SetRows(n int) {
+	n = min(max(n, 1), gr.opt.Batch)
+	switch w := gr.weight.Data().(type) {
+	case []float32:
+		for i := range w {
+			w[i] = float32(boolTo(i < n)) / float32(n)
+		}
+	case []float64:
+		for i := range w {
+			w[i] = boolTo(i < n) / float64(n)
+		}
+	}
+}
+
+func boolTo(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Run computes the graph on the current inputs.
+func (gr *Graph) Run() error {
+	defer gr.vm.Reset()
+	return gr.vm.RunAll()
+}
+
+// Loss returns the negative ELBO of the last run, averaged over the real
+// rows.
+func (gr *Graph) Loss() float64 { return scalarOf(gr.loss.Value()) }
+
+// Rec returns -log p(x|y) of every row of the last run.
+func (gr *Graph) Rec() []float64 { return float64s(gr.rec.Value()) }
+
+// KL returns KL(q(z|x) || uniform) of every row of the last run.
+func (gr *Graph) KL() []float64 { return float64s(gr.kl.Value()) }
+
+// Logits returns the (B, N*K) posterior logits of the last run, row-major.
+func (gr *Graph) Logits() []float64 { return float64s(gr.logits.Value()) }
+
+// PixelLogits returns the (B, Input) Bernoulli logits of the decoder in the
+// last run, row-major.
+func (gr *Graph) PixelLogits() []float64 { return float64s(gr.xlogits.Value()) }
+
+// Grads returns the gradient of the loss for every parameter, in the order of
+// Params.Tensors; nil unless the graph was built with Options.Grad. The
+// tensors belong to the graph and change with the next Run.
+func (gr *Graph) Grads() []*tensor.Dense {
+	if gr.grads == nil {
+		return nil
+	}
+	out := make([]*tensor.Dense, len(gr.grads))
+	for i, n := range gr.grads {
+		out[i] = n.Value().(*tensor.Dense)
+	}
+	return out
+}
+
+// scalarOf converts a float scalar value to float64 (NaN if it is not one).
+func scalarOf(v G.Value) float64 {
+	f, err := scalarValue(v)
+	if err != nil {
+		return nan()
+	}
+	return f
+}
+
+// float64s copies a float32 or float64 tensor value into a new []float64.
+func float64s(v G.Value) []float64 {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil
+	}
+	switch s := d.Data().(type) {
+	case []float32:
+		out := make([]float64, len(s))
+		for i, x := range s {
+			out[i] = float64(x)
+		}
+		return out
+	case []float64:
+		return append([]float64(nil), s...)
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package model
+
+import "math"
+
+// Float is the element type of a graph: float32 for training, float64 for
+// the gradient checks.
+type Float interface{ ~float32 | ~float64 }
+
+// softmaxGroups writes into y the softmax of each group of k consecutive
+// values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
+// with m the group's maximum of z/tau, so no exponent is positive and the sum
+// is at least 1: finite for every finite input.
+func softmaxGroups[T Float](y, z []T, k int, tau float64) {
+	for g := 0; g < len(z); g += k {
+		zg, yg := z[g:g+k], y[g:g+k]
+		m := math.Inf(-1)
+		for _, v := range zg {
+			m = math.Max(m, float64(v)/tau)
+		}
+		var sum float64
+		for j, v := range zg {
+			e := math.Exp(float64(v)/tau - m)
+			yg[j] = T(e)
+			sum += e
+		}
+		for j := range yg {
+			yg[j] = T(float64(yg[j]) / sum)
+		}
+	}
+}
+
+// softmaxGroupsGrad accumulates into dz the gradient of a loss through
+// y = softmax(z/tau) given y and dL/dy:
+//
+//	dL/dz_j = y_j (dy_j - sum_i y_i dy_i) / tau
+func softmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
+	for g := 0; g < len(y); g += k {
+		yg, dyg := y[g:g+k], dy[g:g+k]
+		var dot float64
+		for j := range yg {
+			dot += float64(yg[j]) * float64(dyg[j])
+		}
+		for j := range yg {
+			dz[g+j] += T(float64(yg[j]) * (float64(dyg[j]) - dot) / tau)
+		}
+	}
+}
+
+// oneHotGroups overwrites each group of k values of y with the one-hot vector
+// of its largest entry (the first one on ties).
+func oneHotGroups[T Float](y []T, k int) {
+	for g := 0; g < len(y); g += k {
+		yg := y[g : g+k]
+		best := 0
+		for j := range yg {
+			if yg[j] > yg[best] {
+				best = j
+			}
+		}
+		for j := range yg {
+			yg[j] = 0
+		}
+		yg[best] = 1
+	}
+}
+
+// logSoftmax returns log softmax(z)_j for one group, computed as
+// z_j - m - log sum_i exp(z_i - m) with m = max z: finite for finite z.
+func logSoftmax[T Float](dst []float64, z []T) {
+	m := math.Inf(-1)
+	for _, v := range z {
+		m = math.Max(m, float64(v))
+	}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v) - m)
+	}
+	lse := m + math.Log(sum)
+	for j, v := range z {
+		dst[j] = float64(v) - lse
+	}
+}
+
+// softplus is log(1 + exp(l)) computed as max(l, 0) + log1p(exp(-|l|)),
+// which neither overflows for large l nor loses precision for small l.
+func softplus(l float64) float64 {
+	return math.Max(l, 0) + math.Log1p(math.Exp(-math.Abs(l)))
+}
+
+// sigmoid is 1/(1+exp(-l)), written so that exp never overflows.
+func sigmoid(l float64) float64 {
+	if l >= 0 {
+		return 1 / (1 + math.Exp(-l))
+	}
+	e := math.Exp(l)
+	return e / (1 + e)
+}

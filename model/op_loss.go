@@ -1,0 +1,108 @@
+package model
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// lossOp combines the per-row terms into the batch loss
+//
+//	loss = sum_b w_b (rec_b + kl_b)
+//
+// from inputs rec (B), kl (B) and row weights w (B) (1/rows for real rows, 0
+// for padding). It is one op, not Add/HadamardProd/Sum, because gorgonia's
+// built-in elementwise ops may reuse an input's memory for their result, and
+// rec and kl must stay readable after a run.
+type lossOp struct{ pureOp }
+
+func (op lossOp) Arity() int                                        { return 3 }
+func (op lossOp) Type() hm.Type                                     { return hm.NewFnType(vecT, vecT, vecT, elemT) }
+func (op lossOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
+func (op lossOp) String() string                                    { return "WeightedLoss" }
+func (op lossOp) WriteHash(h hash.Hash)                             { writeHash(h, op) }
+func (op lossOp) Hashcode() uint32                                  { return hashOp(op) }
+func (op lossOp) DiffWRT(int) []bool                                { return []bool{true, true, false} }
+
+func (op lossOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs, 3); err != nil {
+		return nil, err
+	}
+	if inputs[0].Dtype() == tensor.Float32 {
+		return lossDo[float32](inputs)
+	}
+	return lossDo[float64](inputs)
+}
+
+func lossDo[T Float](inputs []G.Value) (G.Value, error) {
+	var rows [3][]T
+	for i := range rows {
+		var err error
+		if rows[i], err = tensorData[T](inputs[i]); err != nil {
+			return nil, err
+		}
+	}
+	rec, kl, w := rows[0], rows[1], rows[2]
+	if len(kl) != len(rec) || len(w) != len(rec) {
+		return nil, fmt.Errorf("model: loss: %d, %d and %d rows", len(rec), len(kl), len(w))
+	}
+	var s float64
+	for b := range rec {
+		s += float64(w[b]) * (float64(rec[b]) + float64(kl[b]))
+	}
+	if inputs[0].Dtype() == tensor.Float32 {
+		v := G.F32(s)
+		return &v, nil
+	}
+	v := G.F64(s)
+	return &v, nil
+}
+
+func (op lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(scaleOp{}, inputs[2], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d, d, nil}, nil
+}
+
+// scaleOp multiplies a vector by a scalar: the gradient of lossOp for rec and
+// kl is w * dL/dloss.
+type scaleOp struct{ pureOp }
+
+func (op scaleOp) Arity() int                                        { return 2 }
+func (op scaleOp) Type() hm.Type                                     { return hm.NewFnType(vecT, elemT, vecT) }
+func (op scaleOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return shapeOf(in[0]) }
+func (op scaleOp) String() string                                    { return "Scale" }
+func (op scaleOp) WriteHash(h hash.Hash)                             { writeHash(h, op) }
+func (op scaleOp) Hashcode() uint32                                  { return hashOp(op) }
+
+func (op scaleOp) Do(inputs ...G.Value) (G.Value, error) {
+	if err := checkArity(op, inputs, 2); err != nil {
+		return nil, err
+	}
+	if inputs[0].Dtype() == tensor.Float32 {
+		return scaleDo[float32](inputs)
+	}
+	return scaleDo[float64](inputs)
+}
+
+func scaleDo[T Float](inputs []G.Value) (G.Value, error) {
+	w, err := tensorData[T](inputs[0])
+	if err != nil {
+		return nil, err
+	}
+	c, err := scalarValue(inputs[1])
+	if err != nil {
+		return nil, err
+	}
+	out := newLike(inputs[0].Dtype(), len(w))
+	res := out.Data().([]T)
+	for i, v := range w {
+		res[i] = T(float64(v) * c)
+	}
+	return out, nil
+}

@@ -1,0 +1,85 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+)
+
+// Params holds the weights of a VAE outside any graph, so that a training
+// graph and an evaluation graph can share them: an optimiser updates the
+// backing slices in place and every graph sees the change.
+type Params struct {
+	// Names are unique, in the order of Tensors: "enc0.w", "enc0.b", ...,
+	// then the decoder's "dec0.w", ...
+	Names []string
+	// Tensors are (in, out) weight matrices and (1, out) biases.
+	Tensors []*tensor.Dense
+}
+
+// NewParams initialises the weights of cfg from rng the way PyTorch's
+// nn.Linear does, so that runs compare with the reference peer: every weight
+// and bias of a layer with fan-in n is drawn from U(-1/sqrt(n), 1/sqrt(n)).
+// dt is tensor.Float32 for training or tensor.Float64 for gradient checks.
+func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return nil, fmt.Errorf("model: unsupported dtype %v", dt)
+	}
+	p := &Params{}
+	for _, spec := range cfg.paramSpecs() {
+		bound := 1 / math.Sqrt(float64(spec.fanIn))
+		d := tensor.New(tensor.WithShape(spec.shape...), tensor.Of(dt))
+		switch s := d.Data().(type) {
+		case []float32:
+			for i := range s {
+				s[i] = float32(bound * (2*rng.Float64() - 1))
+			}
+		case []float64:
+			for i := range s {
+				s[i] = bound * (2*rng.Float64() - 1)
+			}
+		}
+		p.Names = append(p.Names, spec.name)
+		p.Tensors = append(p.Tensors, d)
+	}
+	return p, nil
+}
+
+// Len returns the total number of scalar parameters.
+func (p *Params) Len() int {
+	n := 0
+	for _, t := range p.Tensors {
+		n += t.Len()
+	}
+	return n
+}
+
+// Check reports whether p has exactly the tensors, shapes and dtype that cfg
+// needs, naming the first difference; use it before building a graph from
+// weights read from a file.
+func (p *Params) Check(cfg Config, dt tensor.Dtype) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	specs := cfg.paramSpecs()
+	if len(p.Names) != len(specs) || len(p.Tensors) != len(p.Names) {
+		return fmt.Errorf("model: %d parameter tensors, the architecture needs %d", len(p.Tensors), len(specs))
+	}
+	for i, spec := range specs {
+		if p.Names[i] != spec.name {
+			return fmt.Errorf("model: parameter %d is %q, want %q", i, p.Names[i], spec.name)
+		}
+		if !p.Tensors[i].Shape().Eq(tensor.Shape(spec.shape)) {
+			return fmt.Errorf("model: parameter %s has shape %v, want %v", spec.name, p.Tensors[i].Shape(), tensor.Shape(spec.shape))
+		}
+		if p.Tensors[i].Dtype() != dt {
+			return fmt.Errorf("model: parameter %s has dtype %v, want %v", spec.name, p.Tensors[i].Dtype(), dt)
+		}
+	}
+	return nil
+}
