@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gsvae/internal/cli"
+	"gsvae/train"
+)
+
+const usage = `train: train a Gumbel-Softmax VAE on binarized MNIST.
+
+Usage:
+  train [flags]                        start a run in -out (default checkpoints/default)
+  train -resume -out DIR [-epochs E]   continue the run saved in DIR
+
+Every epoch prints one line (train -ELBO, valid -ELBO with discrete samples,
+temperature, seconds) and saves DIR/model.ckpt, DIR/metrics.jsonl and
+DIR/config.json. Ctrl-C stops after the current update, keeping the last
+epoch's checkpoint.`
+
+// newFlags defines every flag of train, bound to the fields of cfg with
+// cfg's values as defaults.
+func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of `epochs` (passes over the training images); with -resume, the total to reach")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch `size` (images per update)")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "Adam learning `rate`")
+	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of categorical latent variables")
+	fs.IntVar(&cfg.Model.K, "K", cfg.Model.K, "`classes` per latent variable (at least 2)")
+	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated; the decoder mirrors them")
+	fs.Float64Var(&cfg.Tau0, "tau0", cfg.Tau0, "initial Gumbel-Softmax `temperature`")
+	fs.Float64Var(&cfg.TauMin, "tau-min", cfg.TauMin, "lowest `temperature` of the schedule tau = max(tau-min, tau0*exp(-rate*t))")
+	fs.Float64Var(&cfg.AnnealRate, "anneal-rate", cfg.AnnealRate, "annealing `rate` r per step (0 keeps tau0)")
+	fs.IntVar(&cfg.AnnealEvery, "anneal-every", cfg.AnnealEvery, "recompute the temperature every `n` steps")
+	fs.BoolVar(&cfg.Hard, "hard", cfg.Hard, "straight-through Gumbel-Softmax: one-hot samples forward, relaxed gradient backward")
+	fs.StringVar(&cfg.Binarize, "binarize", cfg.Binarize, "pixel binarization: `fixed` (one draw, seeded, the paper's protocol) or dynamic (a fresh draw per use)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random `seed` for weights, shuffling and noise: the same seed gives the same model")
+	fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "train on the first `n` training images only (0: all 50,000), for quick runs")
+	fs.StringVar(&cfg.Out, "out", cfg.Out, "output `folder` for config.json, metrics.jsonl and model.ckpt")
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "`folder` with the MNIST idx .gz files (default: the GoMNIST Go module's data folder)")
+	fs.BoolVar(resume, "resume", false, "continue the run saved in -out with its saved settings (only -epochs and -data may change)")
+	return fs
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := train.Defaults()
+	var resume bool
+	fs := newFlags(&cfg, &resume)
+	if err := cli.Parse(fs, args, usage, stdout); err != nil {
+		return err
+	}
+	out := train.Output{Log: stdout, Progress: stderr}
+	if !resume {
+		if err := cfg.Validate(); err != nil {
+			return cli.UsageError{Err: err}
+		}
+		return train.Run(ctx, cfg, out)
+	}
+	st, err := train.Load(filepath.Join(cfg.Out, train.CheckpointFile))
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if err := checkUnchanged(fs, st.Config); err != nil {
+		return err
+	}
+	st.Config.Out = cfg.Out
+	if isSet(fs, "epochs") {
+		st.Config.Epochs = cfg.Epochs
+	}
+	if isSet(fs, "data") {
+		st.Config.Data = cfg.Data
+	}
+	if err := st.Config.Validate(); err != nil {
+		return cli.UsageError{Err: err}
+	}
+	return train.Resume(ctx, st, out)
+}
+
+// checkUnchanged refuses a flag given with -resume whose value differs from
+// the saved run's, naming it: a resumed run keeps its settings.
+func checkUnchanged(fs *flag.FlagSet, saved train.Config) error {
+	var savedResume bool
+	savedFlags := newFlags(&saved, &savedResume)
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "epochs", "out", "data", "resume":
+			return
+		}
+		if was := savedFlags.Lookup(f.Name).Value.String(); err == nil && f.Value.String() != was {
+			err = cli.Usagef("-resume: -%s %s differs from the saved run's -%s %s; only -epochs and -data may change", f.Name, f.Value, f.Name, was)
+		}
+	})
+	return err
+}
+
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// widths is a flag.Value for a comma-separated list of positive integers.
+type widths []int
+
+func (w *widths) String() string {
+	s := make([]string, len(*w))
+	for i, v := range *w {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func (w *widths) Set(s string) error {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v < 1 {
+			return fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, v)
+	}
+	*w = out
+	return nil
+}

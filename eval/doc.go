@@ -1,0 +1,3 @@
+// Package eval provides the measurements of a trained VAE: the negative
+// ELBO of a data split with discrete latent samples.
+package eval

@@ -1,0 +1,103 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"gsvae/data"
+	"gsvae/model"
+)
+
+// Config is every setting of a training run. It is written to
+// <Out>/config.json and into every checkpoint, so a run can be resumed and
+// a checkpoint sampled from without repeating any flag.
+type Config struct {
+	Model model.Config `json:"model"`
+
+	Epochs int     `json:"epochs"` // passes over the training images
+	Batch  int     `json:"batch"`  // images per update
+	LR     float64 `json:"lr"`     // Adam learning rate
+
+	// Temperature schedule tau = max(TauMin, Tau0 exp(-AnnealRate t)),
+	// recomputed every AnnealEvery steps (see Temperature).
+	Tau0        float64 `json:"tau0"`
+	TauMin      float64 `json:"tau_min"`
+	AnnealRate  float64 `json:"anneal_rate"`
+	AnnealEvery int     `json:"anneal_every"`
+
+	// Hard trains with straight-through Gumbel-Softmax: one-hot samples
+	// forward, the relaxed sample's gradient backward.
+	Hard bool `json:"hard"`
+
+	Binarize string `json:"binarize"` // "fixed" or "dynamic" (see data.Binarization)
+	Seed     uint64 `json:"seed"`     // seeds weights, shuffling, noise and binarization draws
+	Limit    int    `json:"limit"`    // train on the first Limit images only; 0 means all 50,000
+	Out      string `json:"out"`      // folder of config.json, metrics.jsonl and model.ckpt
+	Data     string `json:"data"`     // folder of the MNIST idx files; "" finds GoMNIST's
+}
+
+// Defaults returns the settings of `make train`: the paper's 20x10
+// categorical VAE, Adam 1e-3, batch 100, tau from 1 annealed towards 0.5 at
+// rate 3e-5 every 1000 steps, fixed binarization, 10 epochs.
+func Defaults() Config {
+	return Config{
+		Model:       model.DefaultConfig(),
+		Epochs:      10,
+		Batch:       100,
+		LR:          1e-3,
+		Tau0:        1,
+		TauMin:      0.5,
+		AnnealRate:  3e-5,
+		AnnealEvery: 1000,
+		Binarize:    "fixed",
+		Seed:        1,
+		Out:         "checkpoints/default",
+	}
+}
+
+// Validate reports the first setting that cannot give a run, naming the
+// flag that sets it. It also refuses an Out that exists and is not a folder.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("-epochs %d: need at least 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("-batch %d: need at least 1", c.Batch)
+	case !(c.LR > 0) || c.LR > 1:
+		return fmt.Errorf("-lr %v: need 0 < lr <= 1", c.LR)
+	case c.Model.N < 1:
+		return fmt.Errorf("-N %d: need at least 1 latent variable", c.Model.N)
+	case c.Model.K < 2:
+		return fmt.Errorf("-K %d: a categorical variable needs at least 2 classes", c.Model.K)
+	case !(c.Tau0 > 0) || c.Tau0 > 1e4:
+		return fmt.Errorf("-tau0 %v: need 0 < tau0 <= 1e4", c.Tau0)
+	case !(c.TauMin > 0):
+		return fmt.Errorf("-tau-min %v: need a positive temperature", c.TauMin)
+	case c.TauMin > c.Tau0:
+		return fmt.Errorf("-tau-min %v is above -tau0 %v", c.TauMin, c.Tau0)
+	case !(c.AnnealRate >= 0) || c.AnnealRate > 1:
+		return fmt.Errorf("-anneal-rate %v: need 0 <= rate <= 1", c.AnnealRate)
+	case c.AnnealEvery < 1:
+		return fmt.Errorf("-anneal-every %d: need at least 1", c.AnnealEvery)
+	case c.Limit < 0:
+		return fmt.Errorf("-limit %d: need 0 (all images) or a positive count", c.Limit)
+	case c.Out == "":
+		return errors.New("-out: need a folder")
+	}
+	if _, err := data.ParseBinarization(c.Binarize); err != nil {
+		return fmt.Errorf("-binarize: %w", err)
+	}
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(c.Out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("-out %s is a file, not a folder", c.Out)
+	}
+	return nil
+}
+
+// temperature returns tau at global step t under c's schedule.
+func (c Config) temperature(t int) float64 {
+	return Temperature(t, c.Tau0, c.TauMin, c.AnnealRate, c.AnnealEvery)
+}

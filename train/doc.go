@@ -1,0 +1,4 @@
+// Package train provides the training run of the Gumbel-Softmax VAE: the
+// temperature schedule, the Adam optimiser, the epoch loop with its progress
+// bar, metrics and checkpoints, and resuming a run from its checkpoint.
+package train

@@ -1,0 +1,67 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Names of the files a run keeps in its Out folder.
+const (
+	ConfigFile     = "config.json"   // every setting, indented JSON
+	MetricsFile    = "metrics.jsonl" // one JSON object per epoch
+	CheckpointFile = "model.ckpt"    // the latest State
+)
+
+// Metrics is the record of one epoch, appended to metrics.jsonl.
+type Metrics struct {
+	Epoch        int     `json:"epoch"`
+	Step         int     `json:"step"`           // updates made so far
+	Tau          float64 `json:"tau"`            // temperature of the epoch's last update
+	TrainNegELBO float64 `json:"train_neg_elbo"` // mean relaxed training loss over the epoch
+	ValidNegELBO float64 `json:"valid_neg_elbo"` // -ELBO of the validation images, discrete samples
+	ValidSE      float64 `json:"valid_se"`       // its standard error over images
+	ValidRec     float64 `json:"valid_rec"`      // its reconstruction term
+	ValidKL      float64 `json:"valid_kl"`       // its KL term
+	Seconds      float64 `json:"seconds"`        // wall time of the epoch, validation included
+	StepsPerSec  float64 `json:"steps_per_sec"`  // training updates per second
+}
+
+// writeConfig writes cfg to dir/config.json through a temporary file.
+func writeConfig(dir string, cfg Config) error {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, ConfigFile)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// appendMetrics appends one JSON line to dir/metrics.jsonl.
+func appendMetrics(dir string, m Metrics) error {
+	path := filepath.Join(dir, MetricsFile)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("append %s: %w", path, err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("append %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("append %s: %w", path, err)
+	}
+	return nil
+}

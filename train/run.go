@@ -1,0 +1,220 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"gsvae/data"
+	"gsvae/eval"
+	"gsvae/model"
+)
+
+// Output says where a run reports: Log gets the start line and one summary
+// line per epoch; Progress gets the live progress bar (nil: no bar).
+type Output struct {
+	Log      io.Writer
+	Progress io.Writer
+}
+
+// ErrExists reports that Out already holds a run that was not asked to be
+// resumed.
+var ErrExists = errors.New("train: output folder already holds a run")
+
+// Run trains a fresh model with cfg and writes its files to cfg.Out. It
+// refuses an Out that already holds a checkpoint (resume it instead). A
+// cancelled ctx stops the run after the current update; the checkpoint of
+// the last completed epoch is kept.
+func Run(ctx context.Context, cfg Config, out Output) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ckpt := filepath.Join(cfg.Out, CheckpointFile)
+	if _, err := os.Stat(ckpt); err == nil {
+		return fmt.Errorf("%w: %s exists; pass -resume to continue it or choose another -out", ErrExists, ckpt)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	st, err := NewState(cfg)
+	if err != nil {
+		return err
+	}
+	return st.run(ctx, out)
+}
+
+// Resume continues the run of st, loaded from its checkpoint (see Load)
+// and with Epochs possibly raised, until st.Config.Epochs epochs are done.
+func Resume(ctx context.Context, st *State, out Output) error {
+	if err := st.Config.Validate(); err != nil {
+		return err
+	}
+	if st.Epoch >= st.Config.Epochs {
+		fmt.Fprintf(out.Log, "%s already has %d of %d epochs: nothing to do (raise -epochs to train further)\n", st.Config.Out, st.Epoch, st.Config.Epochs)
+		return nil
+	}
+	return st.run(ctx, out)
+}
+
+// run trains from st until st.Config.Epochs epochs are complete, saving
+// after every epoch.
+func (st *State) run(ctx context.Context, out Output) error {
+	cfg := st.Config
+	if err := writeConfig(cfg.Out, cfg); err != nil {
+		return err
+	}
+	dir, err := data.FindDir(cfg.Data)
+	if err != nil {
+		return err
+	}
+	trainSet, validSet, _, err := data.Load(dir, cfg.Limit)
+	if err != nil {
+		return err
+	}
+	bin, err := data.ParseBinarization(cfg.Binarize)
+	if err != nil {
+		return err
+	}
+	gr, err := model.NewGraph(cfg.Model, st.Params, model.Options{Batch: cfg.Batch, Hard: cfg.Hard, Grad: true})
+	if err != nil {
+		return err
+	}
+	rng := rand.New(st.RNG)
+	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
+	fmt.Fprintf(out.Log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n",
+		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out)
+	for first := true; st.Epoch < cfg.Epochs; first = false {
+		if !first {
+			batches.Shuffle()
+		}
+		start := time.Now()
+		trainLoss, err := st.epoch(ctx, gr, batches, rng, out.Progress)
+		if err != nil {
+			return err
+		}
+		trainSecs := time.Since(start).Seconds()
+		valid, err := eval.NegELBO(ctx, cfg.Model, st.Params, validSet, 1, rand.New(rand.NewPCG(cfg.Seed, streamValid+uint64(st.Epoch))))
+		if err != nil {
+			return err
+		}
+		st.Epoch++
+		m := Metrics{
+			Epoch: st.Epoch, Step: st.Step, Tau: cfg.temperature(st.Step - 1),
+			TrainNegELBO: trainLoss, ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
+			Seconds: time.Since(start).Seconds(), StepsPerSec: float64(batches.Len()) / trainSecs,
+		}
+		if err := st.Save(filepath.Join(cfg.Out, CheckpointFile)); err != nil {
+			return err
+		}
+		if err := appendMetrics(cfg.Out, m); err != nil {
+			return err
+		}
+		fmt.Fprintf(out.Log, "epoch %3d/%d  train -ELBO %7.2f  valid -ELBO %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
+			m.Epoch, cfg.Epochs, m.TrainNegELBO, m.ValidNegELBO, m.ValidSE, m.Tau, m.Step, m.Seconds)
+	}
+	return nil
+}
+
+// epoch makes one pass over the training batches and returns the mean
+// training loss per image.
+func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) (float64, error) {
+	cfg := st.Config
+	bar := newBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
+	defer bar.Exit()
+	params := make([][]float32, len(st.Params.Tensors))
+	for i, t := range st.Params.Tensors {
+		params[i] = t.Data().([]float32)
+	}
+	grads := make([][]float32, len(params))
+	x := gr.X.Data().([]float32)
+	noise := gr.Noise.Data().([]float32)
+	var sum float64
+	var images int
+	for rows := batches.Next(x); rows > 0; rows = batches.Next(x) {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("interrupted at step %d (epoch %d); the checkpoint of epoch %d is kept: %w", st.Step, st.Epoch+1, st.Epoch, err)
+		}
+		tau := cfg.temperature(st.Step)
+		if err := gr.SetTau(tau); err != nil {
+			return 0, err
+		}
+		gr.SetRows(rows)
+		model.SampleGumbel(noise, rng)
+		if err := gr.Run(); err != nil {
+			return 0, fmt.Errorf("step %d: %w", st.Step, err)
+		}
+		loss := gr.Loss()
+		for i, g := range gr.Grads() {
+			grads[i] = g.Data().([]float32)
+		}
+		if err := st.checkFinite(gr, loss, grads); err != nil {
+			return 0, err
+		}
+		st.Opt.Step(params, grads)
+		st.Step++
+		sum += loss * float64(rows)
+		images += rows
+		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.2f  tau %.3f", st.Epoch+1, cfg.Epochs, loss, tau))
+		bar.Add(1)
+	}
+	return sum / float64(images), nil
+}
+
+// ErrNonFinite reports a NaN or infinite loss or gradient: training stops
+// before the bad update reaches the weights.
+var ErrNonFinite = errors.New("train: non-finite value")
+
+// checkFinite returns ErrNonFinite, naming the step and the term or
+// parameter that went bad, unless the loss and every gradient are finite.
+func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) error {
+	last := fmt.Sprintf("the checkpoint of epoch %d is kept in %s", st.Epoch, st.Config.Out)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		term := "loss"
+		for _, t := range []struct {
+			name string
+			v    []float64
+		}{{"reconstruction", gr.Rec()}, {"KL", gr.KL()}} {
+			for _, v := range t.v {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					term = t.name + " term"
+				}
+			}
+		}
+		return fmt.Errorf("%w: %s is %v at step %d; %s", ErrNonFinite, term, loss, st.Step, last)
+	}
+	for i, g := range grads {
+		for _, v := range g {
+			if v-v != 0 { // NaN or Inf
+				return fmt.Errorf("%w: gradient of %s is %v at step %d; %s", ErrNonFinite, st.Params.Names[i], v, st.Step, last)
+			}
+		}
+	}
+	return nil
+}
+
+// newBar returns a progress bar over n steps on w showing the description,
+// count, steps per second and the time left; on a nil w it draws nothing.
+func newBar(w io.Writer, n int, desc string) *progressbar.ProgressBar {
+	if w == nil {
+		return progressbar.NewOptions(n, progressbar.OptionSetVisibility(false))
+	}
+	return progressbar.NewOptions(n,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionSetWidth(25),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("steps"),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}

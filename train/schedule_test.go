@@ -1,0 +1,69 @@
+package train
+
+import (
+	"math"
+	"testing"
+)
+
+func TestTemperature(t *testing.T) {
+	// Expected values computed by hand from tau = max(min, tau0 exp(-r s)),
+	// s = every * floor(t/every).
+	for _, tc := range []struct {
+		t               int
+		tau0, min, rate float64
+		every           int
+		want            float64
+	}{
+		{0, 1, 0.5, 3e-5, 1000, 1},
+		{999, 1, 0.5, 3e-5, 1000, 1},                   // not yet updated
+		{1000, 1, 0.5, 3e-5, 1000, math.Exp(-0.03)},    // first update
+		{1999, 1, 0.5, 3e-5, 1000, math.Exp(-0.03)},    // held for `every` steps
+		{5000, 2, 0.5, 1e-4, 1000, 2 * math.Exp(-0.5)}, // tau0 scales
+		{50000, 1, 0.5, 3e-5, 1000, 0.5},               // exp(-1.5) = 0.22 is clamped
+		{12345, 1, 0.5, 1e-5, 1, math.Exp(-0.12345)},   // every = 1: every step
+		{12345, 0.7, 0.7, 1e-3, 500, 0.7},              // tau0 = min: constant
+	} {
+		if got := Temperature(tc.t, tc.tau0, tc.min, tc.rate, tc.every); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("Temperature(%d, %v, %v, %v, %d) = %.17g, want %.17g", tc.t, tc.tau0, tc.min, tc.rate, tc.every, got, tc.want)
+		}
+	}
+}
+
+// TestAdamFirstStep checks the bias-corrected first step: with m and v
+// zero, m/c1 = g and v/c2 = g^2, so every weight moves by lr * g/(|g|+eps),
+// i.e. by almost exactly lr against the sign of its gradient.
+func TestAdamFirstStep(t *testing.T) {
+	w := []float32{1, -2, 0.5}
+	g := []float32{0.3, -4, 1e-3}
+	a := NewAdam(0.01, []int{3})
+	a.Step([][]float32{w}, [][]float32{g})
+	want := []float32{0.99, -1.99, 0.49}
+	for i := range w {
+		if math.Abs(float64(w[i]-want[i])) > 1e-5 {
+			t.Errorf("w[%d] = %v, want %v", i, w[i], want[i])
+		}
+	}
+	if a.T != 1 {
+		t.Errorf("T = %d, want 1", a.T)
+	}
+}
+
+// TestAdamMinimisesQuadratic runs Adam on f(w) = sum (w - c)^2 and checks it
+// ends within 1e-3 of the minimiser c: a wrong sign or moment update fails.
+func TestAdamMinimisesQuadratic(t *testing.T) {
+	c := []float32{3, -1, 0.25}
+	w := make([]float32, 3)
+	g := make([]float32, 3)
+	a := NewAdam(0.05, []int{3})
+	for step := 0; step < 2000; step++ {
+		for i := range w {
+			g[i] = 2 * (w[i] - c[i])
+		}
+		a.Step([][]float32{w}, [][]float32{g})
+	}
+	for i := range w {
+		if math.Abs(float64(w[i]-c[i])) > 1e-3 {
+			t.Errorf("w[%d] = %v, want %v", i, w[i], c[i])
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+
+	"gorgonia.org/tensor"
+
+	"gsvae/checkpoint"
+	"gsvae/model"
+)
+
+// State is everything a run needs to continue exactly where it stopped:
+// the settings, the weights, the optimiser's moments, the counters and the
+// position of the random stream. It is what a checkpoint holds.
+type State struct {
+	Config Config
+	Params *model.Params
+	Opt    *Adam
+	// Epoch and Step count the epochs completed and the updates made.
+	Epoch, Step int
+	// RNG drives shuffling, dynamic binarization and the Gumbel noise of
+	// training; it is saved so that a resumed run draws what the
+	// uninterrupted run would have drawn.
+	RNG *rand.PCG
+}
+
+// Random streams derived from Config.Seed, one per purpose, so that
+// consuming one never shifts another.
+const (
+	streamInit  = 1 // weight initialisation
+	streamTrain = 2 // shuffling, dynamic binarization, Gumbel noise
+	streamValid = 3 // validation noise, offset by the epoch
+)
+
+// NewState returns the state of a fresh run of cfg: weights initialised
+// from cfg.Seed, zero optimiser moments, no step taken.
+func NewState(cfg Config) (*State, error) {
+	p, err := model.NewParams(cfg.Model, tensor.Float32, rand.New(rand.NewPCG(cfg.Seed, streamInit)))
+	if err != nil {
+		return nil, err
+	}
+	sizes := make([]int, len(p.Tensors))
+	for i, t := range p.Tensors {
+		sizes[i] = t.Len()
+	}
+	return &State{
+		Config: cfg,
+		Params: p,
+		Opt:    NewAdam(cfg.LR, sizes),
+		RNG:    rand.NewPCG(cfg.Seed, streamTrain),
+	}, nil
+}
+
+// Tensor name prefixes inside a checkpoint.
+const (
+	prefixParam = "param/"
+	prefixAdamM = "adam.m/"
+	prefixAdamV = "adam.v/"
+)
+
+// file converts st into checkpoint content.
+func (st *State) file() (*checkpoint.File, error) {
+	cfg, err := json.Marshal(st.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	rng, err := st.RNG.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encode random state: %w", err)
+	}
+	f := &checkpoint.File{
+		Config:   cfg,
+		Blobs:    map[string][]byte{"rng": rng},
+		Counters: map[string]int64{"epoch": int64(st.Epoch), "step": int64(st.Step), "adam_t": int64(st.Opt.T)},
+	}
+	for i, name := range st.Params.Names {
+		t := st.Params.Tensors[i]
+		shape := []int(t.Shape().Clone())
+		f.Tensors = append(f.Tensors,
+			checkpoint.Tensor{Name: prefixParam + name, Shape: shape, Data: t.Data().([]float32)},
+			checkpoint.Tensor{Name: prefixAdamM + name, Shape: shape, Data: st.Opt.M[i]},
+			checkpoint.Tensor{Name: prefixAdamV + name, Shape: shape, Data: st.Opt.V[i]})
+	}
+	return f, nil
+}
+
+// Save writes st to path crash-safely (see checkpoint.Save): the previous
+// file stays valid until the new one is complete.
+func (st *State) Save(path string) error {
+	f, err := st.file()
+	if err != nil {
+		return fmt.Errorf("save checkpoint %s: %w", path, err)
+	}
+	return checkpoint.Save(path, f)
+}
+
+// Load reads a checkpoint written by State.Save and checks that its tensors
+// fit the architecture its configuration describes. Errors name the path and
+// what is wrong: not a checkpoint, truncated, corrupt, or a missing or
+// misshapen tensor.
+func Load(path string) (*State, error) {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := stateFrom(f)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// stateFrom rebuilds a State from checkpoint content: the configuration
+// decides the architecture, and every tensor must be there with the shape
+// that architecture gives it.
+func stateFrom(f *checkpoint.File) (*State, error) {
+	var cfg Config
+	if err := json.Unmarshal(f.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Model.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	st, err := NewState(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range st.Params.Names {
+		for _, dst := range []struct {
+			prefix string
+			data   []float32
+		}{
+			{prefixParam, st.Params.Tensors[i].Data().([]float32)},
+			{prefixAdamM, st.Opt.M[i]},
+			{prefixAdamV, st.Opt.V[i]},
+		} {
+			t, err := f.Tensor(dst.prefix + name)
+			if err != nil {
+				return nil, err
+			}
+			if want := st.Params.Tensors[i].Shape(); !want.Eq(tensor.Shape(t.Shape)) {
+				return nil, fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, t.Shape, want)
+			}
+			copy(dst.data, t.Data)
+		}
+	}
+	counters := map[string]*int{"epoch": &st.Epoch, "step": &st.Step, "adam_t": &st.Opt.T}
+	for name, dst := range counters {
+		v, ok := f.Counters[name]
+		if !ok || v < 0 || v > 1<<40 {
+			return nil, fmt.Errorf("counter %q missing or out of range", name)
+		}
+		*dst = int(v)
+	}
+	if err := st.RNG.UnmarshalBinary(f.Blobs["rng"]); err != nil {
+		return nil, fmt.Errorf("random state: %w", err)
+	}
+	return st, nil
+}
