@@ -1,0 +1,138 @@
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"sync"
+)
+
+// Sizes of the standard MNIST files and of the splits Load makes of them.
+const (
+	trainFileImages = 60_000
+	testFileImages  = 10_000
+	trainImages     = 50_000
+	validImages     = trainFileImages - trainImages
+)
+
+// Seeds of the fixed binarization, one per split, so that the three splits
+// use unrelated random streams. They are arbitrary constants (the ASCII bytes
+// of the strings in the comments); changing them changes every result, so the
+// tests pin the binarization they produce.
+const (
+	trainSeed uint64 = 0x6773_7661_6574_726e // "gsvaetrn"
+	validSeed uint64 = 0x6773_7661_6576_6c64 // "gsvaevld"
+	testSeed  uint64 = 0x6773_7661_6574_7374 // "gsvaetst"
+)
+
+// Split is one part of the data set: its grey levels, for dynamic
+// binarization, and its fixed binarization, for everything else.
+type Split struct {
+	// Name is "train", "valid" or "test", for logs and errors.
+	Name string
+	// N is the number of images.
+	N int
+	// Intensity holds N*Pixels grey levels in [0,1], row-major.
+	Intensity []float32
+	// Binary holds N*Pixels values in {0,1}: the fixed binarization. It is
+	// always computed, because valid and test always use it.
+	Binary []float32
+}
+
+// Load reads the idx files in dir (see FindDir) and returns the three
+// splits of the standard protocol: train is the first 50,000 images of the
+// training file, valid the last 10,000 of it, and test the 10,000 test
+// images.
+//
+// Each split's Binary is drawn once: pixel = 1 if u < intensity, with u
+// uniform in [0,1) from a math/rand/v2 PCG stream seeded by the split's
+// constant seed and the image's index in the split. PCG is platform
+// independent, so the result is identical on every run and machine, and
+// since each image has its own stream the binarization of an image does not
+// depend on which other images are loaded.
+//
+// limit > 0 keeps only the first limit training images, for quick runs;
+// their binarization equals the first rows of the full one, and valid and
+// test are unchanged. limit <= 0, or above 50,000, keeps all of them.
+func Load(dir string, limit int) (train, valid, test *Split, err error) {
+	trainPath, testPath := filepath.Join(dir, trainFile), filepath.Join(dir, testFile)
+	trainPix, nTrainFile, err := ReadImagesFile(trainPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	testPix, nTestFile, err := ReadImagesFile(testPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if nTrainFile != trainFileImages {
+		return nil, nil, nil, fmt.Errorf("%s: has %d images, want %d", trainPath, nTrainFile, trainFileImages)
+	}
+	if nTestFile != testFileImages {
+		return nil, nil, nil, fmt.Errorf("%s: has %d images, want %d", testPath, nTestFile, testFileImages)
+	}
+	nTrain := trainImages
+	if limit > 0 && limit < nTrain {
+		nTrain = limit
+	}
+	train = newSplit("train", trainPix[:nTrain*Pixels:nTrain*Pixels], trainSeed)
+	valid = newSplit("valid", trainPix[trainImages*Pixels:], validSeed)
+	test = newSplit("test", testPix, testSeed)
+	return train, valid, test, nil
+}
+
+// newSplit wraps the intensities pix and computes their fixed binarization.
+func newSplit(name string, pix []float32, seed uint64) *Split {
+	s := &Split{
+		Name:      name,
+		N:         len(pix) / Pixels,
+		Intensity: pix,
+		Binary:    make([]float32, len(pix)),
+	}
+	binarizeFixed(s.Binary, pix, s.N, seed)
+	return s
+}
+
+// binarizeFixed fills dst with the fixed binarization of the n images in
+// pix. Images have independent streams, so workers share them out without
+// changing the result.
+func binarizeFixed(dst, pix []float32, n int, seed uint64) {
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Go(func() {
+			var src rand.PCG
+			rng := rand.New(&src)
+			for i := lo; i < hi; i++ {
+				src.Seed(seed, imageStream(i))
+				row := pix[i*Pixels : (i+1)*Pixels]
+				out := dst[i*Pixels : (i+1)*Pixels]
+				for j, p := range row {
+					out[j] = bernoulli(rng, p)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// imageStream turns an image index into the second PCG seed word. The
+// splitmix64 finalizer spreads consecutive indices over the whole 64-bit
+// range, so neighbouring images start from unrelated PCG states.
+func imageStream(i int) uint64 {
+	z := uint64(i) + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// bernoulli returns 1 with probability p (a grey level in [0,1]) and 0
+// otherwise, drawing u uniform in [0,1) from rng.
+func bernoulli(rng *rand.Rand, p float32) float32 {
+	if rng.Float64() < float64(p) {
+		return 1
+	}
+	return 0
+}

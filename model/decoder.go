@@ -1,0 +1,56 @@
+package model
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Decoder is the generative half of the VAE on its own: latent codes in,
+// Bernoulli pixel logits out. It draws images from the prior, where no
+// encoder is involved.
+type Decoder struct {
+	g       *G.ExprGraph
+	vm      G.VM
+	xlogits *G.Node
+
+	// Z holds the (B, N*K) latent codes, one-hot per variable for samples of
+	// the discrete model.
+	Z *tensor.Dense
+}
+
+// NewDecoder builds the decoder of cfg over the weights p (shared, not
+// copied) for batches of the given size.
+func NewDecoder(cfg Config, p *Params, batch int) (*Decoder, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("model: batch size %d is not positive", batch)
+	}
+	if len(p.Tensors) == 0 {
+		return nil, fmt.Errorf("model: no parameters")
+	}
+	dt := p.Tensors[0].Dtype()
+	if err := p.Check(cfg, dt); err != nil {
+		return nil, err
+	}
+	d := &Decoder{g: G.NewGraph(), Z: newLike(dt, batch, cfg.Latent())}
+	z := G.NewMatrix(d.g, dt, G.WithName("z"), G.WithValue(d.Z))
+	nEnc := len(cfg.Hidden) + 1
+	dec := &Params{Names: p.Names[2*nEnc:], Tensors: p.Tensors[2*nEnc:]}
+	var err error
+	if d.xlogits, err = mlp(z, paramNodes(d.g, dec)); err != nil {
+		return nil, fmt.Errorf("model: build decoder: %w", err)
+	}
+	d.vm = G.NewTapeMachine(d.g)
+	return d, nil
+}
+
+// Run decodes the current Z.
+func (d *Decoder) Run() error {
+	defer d.vm.Reset()
+	return d.vm.RunAll()
+}
+
+// PixelLogits returns the (B, Input) Bernoulli logits of the last run,
+// row-major; sigmoid of a logit is the probability that the pixel is on.
+func (d *Decoder) PixelLogits() []float64 { return float64s(d.xlogits.Value()) }
