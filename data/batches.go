@@ -84,12 +84,17 @@ func (b *Batches) Len() int {
 }
 
 // Shuffle starts a new epoch. For NewBatches it draws a fresh permutation
-// of the rows (Fisher-Yates using rng); for Sequential it keeps the stored
-// order.
+// of the rows (Fisher-Yates from the stored order, using rng), so the
+// order depends only on rng's state and not on earlier epochs: a run
+// resumed with a saved rng state sees what the uninterrupted run saw. For
+// Sequential it keeps the stored order.
 func (b *Batches) Shuffle() {
 	b.pos = 0
 	if b.rng == nil {
 		return
+	}
+	for i := range b.order {
+		b.order[i] = i
 	}
 	for i := len(b.order) - 1; i > 0; i-- {
 		j := b.rng.IntN(i + 1)

@@ -274,3 +274,29 @@ func TestBatchesPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchesOrderDependsOnlyOnRNGState checks what exact resume needs: a
+// batcher whose rng is restored to a saved state produces the same next
+// epoch as the batcher that kept running, whatever epochs came before.
+func TestBatchesOrderDependsOnlyOnRNGState(t *testing.T) {
+	const n, size = 50, 8
+	s := indexSplit(n)
+	src := rand.NewPCG(3, 4)
+	running := NewBatches(s, size, Fixed, rand.New(src))
+	order(t, running, size, 2) // two epochs of history
+	state, err := src.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := rand.NewPCG(0, 0)
+	if err := restored.UnmarshalBinary(state); err != nil {
+		t.Fatal(err)
+	}
+	running.Shuffle()
+	fresh := NewBatches(s, size, Fixed, rand.New(restored)) // shuffles on creation
+	a, _ := epoch(t, running, size)
+	b, _ := epoch(t, fresh, size)
+	if !slices.Equal(a, b) {
+		t.Errorf("after restoring the rng state the order differs:\n%v\n%v", a, b)
+	}
+}

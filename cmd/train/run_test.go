@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gsvae/internal/cli"
+	"gsvae/train"
+)
+
+// result is what one invocation of the command produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runTrain runs the command with args under ctx the way cli.Main does and
+// returns its exit status and output.
+func runTrain(ctx context.Context, t *testing.T, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, args, &stdout, &stderr)
+	code := cli.Report("train", err, &stderr)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// namesFlag reports whether msg mentions the flag -name as a whole word, so
+// that "-tau0" does not count as naming "-tau" and "-N" is not found inside
+// "-Nx".
+func namesFlag(msg, name string) bool {
+	return regexp.MustCompile(`(^|[^\w-])-` + regexp.QuoteMeta(name) + `($|[^\w-])`).MatchString(msg)
+}
+
+// wantOneLine fails unless s is exactly one newline-terminated line
+// starting with "train: ", as cli.Report writes it.
+func wantOneLine(t *testing.T, s string) {
+	t.Helper()
+	if !strings.HasPrefix(s, "train: ") || !strings.HasSuffix(s, "\n") || strings.Count(s, "\n") != 1 {
+		t.Errorf("stderr = %q, want exactly one line starting with \"train: \"", s)
+	}
+}
+
+// tinyArgs are the flags of a run small enough to train in well under a
+// second: 200 images, 4 steps of batch 50, a 3x4 latent and layers 16 and 8.
+func tinyArgs(out string) []string {
+	return []string{"-epochs", "1", "-limit", "200", "-batch", "50", "-N", "3", "-K", "4", "-hidden", "16,8", "-out", out}
+}
+
+// TestRunUsageErrors checks that every invalid flag value, unknown flag,
+// positional argument and an -out that is a regular file gives exit status
+// 2 with exactly one line on stderr naming the culprit, and does no work:
+// the -out folder is not created (or the file given as -out is untouched)
+// and nothing is printed on stdout.
+func TestRunUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		flag string // the flag the message must name, without its dash
+		want string // else a substring the message must contain
+	}{
+		{name: "epochs 0", args: []string{"-epochs", "0"}, flag: "epochs"},
+		{name: "batch 0", args: []string{"-batch", "0"}, flag: "batch"},
+		{name: "K 1", args: []string{"-K", "1"}, flag: "K"},
+		{name: "N 0", args: []string{"-N", "0"}, flag: "N"},
+		{name: "tau0 0", args: []string{"-tau0", "0"}, flag: "tau0"},
+		{name: "tau0 negative", args: []string{"-tau0", "-1"}, flag: "tau0"},
+		{name: "tau-min 0", args: []string{"-tau-min", "0"}, flag: "tau-min"},
+		{name: "tau-min above tau0", args: []string{"-tau-min", "2", "-tau0", "1"}, flag: "tau-min"},
+		{name: "lr 0", args: []string{"-lr", "0"}, flag: "lr"},
+		{name: "lr negative", args: []string{"-lr", "-1"}, flag: "lr"},
+		{name: "lr NaN", args: []string{"-lr", "NaN"}, flag: "lr"},
+		{name: "binarize foo", args: []string{"-binarize", "foo"}, flag: "binarize"},
+		{name: "anneal-every 0", args: []string{"-anneal-every", "0"}, flag: "anneal-every"},
+		{name: "limit negative", args: []string{"-limit", "-1"}, flag: "limit"},
+		{name: "hidden 0", args: []string{"-hidden", "0"}, flag: "hidden"},
+		{name: "hidden not a number", args: []string{"-hidden", "abc"}, flag: "hidden"},
+		{name: "unknown flag", args: []string{"-bogus", "1"}, flag: "bogus"},
+		{name: "positional argument", args: []string{"extra"}, want: `"extra"`},
+		{name: "out is a file", args: []string{"-out", "FILE"}, flag: "out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			out := filepath.Join(tmp, "run")
+			file := filepath.Join(tmp, "file")
+			const content = "not a folder\n"
+			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{}, tt.args...)
+			outGiven := false
+			for i := range args {
+				if args[i] == "FILE" {
+					args[i], outGiven = file, true
+				}
+			}
+			if !outGiven {
+				args = append([]string{"-out", out}, args...)
+			}
+
+			r := runTrain(context.Background(), t, args...)
+
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit status %d, want %d (stderr %q)", r.code, cli.ExitUsage, r.stderr)
+			}
+			wantOneLine(t, r.stderr)
+			if tt.flag != "" && !namesFlag(r.stderr, tt.flag) {
+				t.Errorf("stderr %q does not name -%s", r.stderr, tt.flag)
+			}
+			if tt.want != "" && !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr %q does not contain %q", r.stderr, tt.want)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("-out folder %s: Stat error %v, want it not created", out, err)
+			}
+			if b, err := os.ReadFile(file); err != nil || string(b) != content {
+				t.Errorf("file %s changed: %q, %v", file, b, err)
+			}
+		})
+	}
+}
+
+// TestRunHelp checks that -h exits 0 without an error message and that its
+// output describes every flag the command defines.
+func TestRunHelp(t *testing.T) {
+	for _, arg := range []string{"-h", "-help"} {
+		t.Run(arg, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			r := runTrain(context.Background(), t, arg, "-out", out)
+			if r.code != cli.ExitOK {
+				t.Errorf("exit status %d, want 0", r.code)
+			}
+			if r.stderr != "" {
+				t.Errorf("stderr = %q, want nothing", r.stderr)
+			}
+			if !strings.Contains(r.stdout, "Usage:") {
+				t.Errorf("help output lacks the usage text:\n%s", r.stdout)
+			}
+			cfg := train.Defaults()
+			var resume bool
+			n := 0
+			newFlags(&cfg, &resume).VisitAll(func(f *flag.Flag) {
+				n++
+				if !namesFlag(r.stdout, f.Name) {
+					t.Errorf("help output does not mention -%s:\n%s", f.Name, r.stdout)
+				}
+			})
+			if n < 17 {
+				t.Errorf("newFlags defines %d flags, want at least 17", n)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("-h created %s (Stat error %v)", out, err)
+			}
+		})
+	}
+}
+
+// TestRunTrainAndResume trains a tiny model for one epoch and then, on the
+// same folder, checks in order: that a second fresh run is refused with a
+// pointer to -resume, that -resume -epochs 2 trains exactly one more epoch,
+// that -resume refuses a changed architecture flag but accepts repeated
+// identical ones, and that -resume with every epoch done does nothing.
+func TestRunTrainAndResume(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, train.CheckpointFile)
+	steps := []struct {
+		name   string
+		args   []string
+		code   int
+		epochs int  // metrics.jsonl lines (and checkpoint epoch) afterwards
+		saves  bool // whether the step writes model.ckpt
+		check  func(t *testing.T, r result)
+	}{
+		{
+			name: "fresh run", args: tinyArgs(dir), code: cli.ExitOK, epochs: 1, saves: true,
+			check: func(t *testing.T, r result) {
+				wantEpochLine(t, r.stdout, 1)
+				var cfg train.Config
+				b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(b, &cfg); err != nil {
+					t.Fatalf("config.json: %v", err)
+				}
+				if cfg.Model.N != 3 || cfg.Model.K != 4 || !slices.Equal(cfg.Model.Hidden, []int{16, 8}) || cfg.Epochs != 1 || cfg.Batch != 50 || cfg.Limit != 200 || cfg.Out != dir {
+					t.Errorf("config.json = %+v, want the flags of the run", cfg)
+				}
+			},
+		},
+		{
+			name: "fresh run again", args: tinyArgs(dir), code: cli.ExitFailure, epochs: 1,
+			check: func(t *testing.T, r result) {
+				wantOneLine(t, r.stderr)
+				if !namesFlag(r.stderr, "resume") {
+					t.Errorf("stderr %q does not mention -resume", r.stderr)
+				}
+			},
+		},
+		{
+			name: "resume to epoch 2", args: []string{"-resume", "-out", dir, "-epochs", "2"}, code: cli.ExitOK, epochs: 2, saves: true,
+			check: func(t *testing.T, r result) {
+				wantEpochLine(t, r.stdout, 2)
+				if strings.Contains(r.stdout, "epoch   1/") {
+					t.Errorf("resume retrained epoch 1:\n%s", r.stdout)
+				}
+			},
+		},
+		{
+			name: "resume with another K", args: []string{"-resume", "-out", dir, "-K", "5"}, code: cli.ExitUsage, epochs: 2,
+			check: func(t *testing.T, r result) {
+				wantOneLine(t, r.stderr)
+				if !namesFlag(r.stderr, "K") {
+					t.Errorf("stderr %q does not name -K", r.stderr)
+				}
+			},
+		},
+		{
+			name: "resume with every epoch done", args: []string{"-resume", "-out", dir}, code: cli.ExitOK, epochs: 2,
+			check: wantNothingToDo,
+		},
+		{
+			name: "resume repeating saved flags", args: []string{"-resume", "-out", dir, "-K", "4", "-N", "3", "-hidden", "16,8", "-batch", "50"}, code: cli.ExitOK, epochs: 2,
+			check: wantNothingToDo,
+		},
+	}
+	for _, s := range steps {
+		ok := t.Run(s.name, func(t *testing.T) {
+			before, _ := os.ReadFile(ckpt)
+			r := runTrain(context.Background(), t, s.args...)
+			if r.code != s.code {
+				t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, s.code, r.stdout, r.stderr)
+			}
+			s.check(t, r)
+			wantMetrics(t, filepath.Join(dir, train.MetricsFile), s.epochs)
+			st, err := train.Load(ckpt)
+			if err != nil {
+				t.Fatalf("load the checkpoint: %v", err)
+			}
+			// 200 images in batches of 50: 4 steps per epoch.
+			if st.Epoch != s.epochs || st.Step != 4*s.epochs {
+				t.Errorf("checkpoint at epoch %d, step %d; want %d, %d", st.Epoch, st.Step, s.epochs, 4*s.epochs)
+			}
+			after, _ := os.ReadFile(ckpt)
+			if changed := !bytes.Equal(before, after); changed != s.saves {
+				t.Errorf("model.ckpt changed = %v, want %v", changed, s.saves)
+			}
+		})
+		if !ok {
+			t.Fatalf("step %q failed; later steps depend on it", s.name)
+		}
+	}
+}
+
+// TestRunCancelled checks that a run whose context is already cancelled
+// exits with status 130 and saves no checkpoint and no metrics, since no
+// epoch completed.
+func TestRunCancelled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := runTrain(ctx, t, tinyArgs(dir)...)
+	if r.code != cli.ExitInterrupted {
+		t.Errorf("exit status %d, want %d (stderr %q)", r.code, cli.ExitInterrupted, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "train: ") || !strings.Contains(r.stderr, "interrupted") {
+		t.Errorf("stderr %q lacks the interruption message", r.stderr)
+	}
+	for _, name := range []string{train.CheckpointFile, train.MetricsFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s: Stat error %v, want it not written", name, err)
+		}
+	}
+}
+
+// wantEpochLine fails unless stdout has a line starting with "epoch" for
+// epoch e.
+func wantEpochLine(t *testing.T, stdout string, e int) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^epoch +` + strconv.Itoa(e) + `/`)
+	if !re.MatchString(stdout) {
+		t.Errorf("stdout has no line starting with \"epoch %d/\":\n%s", e, stdout)
+	}
+}
+
+// wantNothingToDo fails unless a resume reported that it had nothing to do
+// and trained nothing.
+func wantNothingToDo(t *testing.T, r result) {
+	t.Helper()
+	if !strings.Contains(r.stdout, "nothing to do") {
+		t.Errorf("stdout %q does not say there is nothing to do", r.stdout)
+	}
+	if regexp.MustCompile(`(?m)^epoch`).MatchString(r.stdout) {
+		t.Errorf("stdout shows a trained epoch:\n%s", r.stdout)
+	}
+}
+
+// wantMetrics fails unless path holds exactly n JSON lines for epochs 1..n,
+// each with the documented keys, increasing steps and finite losses.
+func wantMetrics(t *testing.T, path string, n int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s line %d: %v: %s", path, len(lines)+1, err, sc.Text())
+		}
+		lines = append(lines, m)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != n {
+		t.Fatalf("%s has %d lines, want %d", path, len(lines), n)
+	}
+	for i, m := range lines {
+		for _, key := range []string{"epoch", "step", "tau", "train_neg_elbo", "valid_neg_elbo", "seconds"} {
+			v, ok := m[key].(float64)
+			if !ok {
+				t.Errorf("line %d: key %q is %v, want a number", i+1, key, m[key])
+				continue
+			}
+			if key == "train_neg_elbo" || key == "valid_neg_elbo" {
+				// A -ELBO of binary images is positive: at most 784 ln 2 per
+				// image for a uniform decoder, more for a random one.
+				if !(v > 0 && v < 1e5) {
+					t.Errorf("line %d: %s = %v, want a positive finite value", i+1, key, v)
+				}
+			}
+		}
+		if m["epoch"] != float64(i+1) {
+			t.Errorf("line %d: epoch %v, want %d", i+1, m["epoch"], i+1)
+		}
+		if m["step"] != float64(4*(i+1)) {
+			t.Errorf("line %d: step %v, want %d", i+1, m["step"], 4*(i+1))
+		}
+	}
+}
