@@ -34,21 +34,40 @@ func (c Config) Latent() int { return c.N * c.K }
 // Validate reports the first setting that cannot give a model.
 func (c Config) Validate() error {
 	switch {
-	case c.N < 1:
-		return fmt.Errorf("model: N = %d: need at least one latent variable", c.N)
-	case c.K < 2:
-		return fmt.Errorf("model: K = %d: a categorical variable needs at least 2 classes", c.K)
+	case c.N < 1 || c.N > maxWidth:
+		return fmt.Errorf("model: N = %d: want 1 to %d latent variables", c.N, maxWidth)
+	case c.K < 2 || c.K > maxWidth:
+		return fmt.Errorf("model: K = %d: a categorical variable needs 2 to %d classes", c.K, maxWidth)
 	case c.Input < 1:
 		return fmt.Errorf("model: input size %d is not positive", c.Input)
 	case len(c.Hidden) == 0:
 		return errors.New("model: no hidden layers")
 	}
 	for _, h := range c.Hidden {
-		if h < 1 {
-			return fmt.Errorf("model: hidden layer width %d is not positive", h)
+		if h < 1 || h > maxWidth {
+			return fmt.Errorf("model: hidden layer width %d: want 1 to %d", h, maxWidth)
 		}
 	}
+	if c.Latent() > maxWidth || c.Input > maxWidth || len(c.Hidden) > 16 {
+		return fmt.Errorf("model: %d inputs, %d latent units, %d hidden layers: too large", c.Input, c.Latent(), len(c.Hidden))
+	}
 	return nil
+}
+
+// maxWidth bounds every layer width, so that a configuration read from a
+// file cannot ask for more memory than a real model needs.
+const maxWidth = 1 << 16
+
+// Shapes returns the name and shape of every parameter tensor of the
+// architecture, in the order of Params: for each layer its (in, out)
+// weights "<layer>.w" then its (1, out) bias "<layer>.b". Loaders compare a
+// file against it before allocating anything.
+func (c Config) Shapes() (names []string, shapes [][]int) {
+	for _, spec := range c.paramSpecs() {
+		names = append(names, spec.name)
+		shapes = append(shapes, spec.shape)
+	}
+	return names, shapes
 }
 
 // layer is one affine map of the MLPs: (in) -> (out), weights "<name>.w"

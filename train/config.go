@@ -91,6 +91,9 @@ func (c Config) Validate() error {
 	if err := c.Model.Validate(); err != nil {
 		return err
 	}
+	if c.Model.Input != data.Pixels {
+		return fmt.Errorf("model input %d: MNIST images have %d pixels", c.Model.Input, data.Pixels)
+	}
 	if fi, err := os.Stat(c.Out); err == nil && !fi.IsDir() {
 		return fmt.Errorf("-out %s is a file, not a folder", c.Out)
 	}

@@ -27,7 +27,7 @@ type Output struct {
 
 // ErrExists reports that Out already holds a run that was not asked to be
 // resumed.
-var ErrExists = errors.New("train: output folder already holds a run")
+var ErrExists = errors.New("output folder already holds a run")
 
 // Run trains a fresh model with cfg and writes its files to cfg.Out. It
 // refuses an Out that already holds a checkpoint (resume it instead). A
@@ -129,13 +129,7 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 	cfg := st.Config
 	bar := newBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
 	defer bar.Exit()
-	params := make([][]float32, len(st.Params.Tensors))
-	for i, t := range st.Params.Tensors {
-		params[i] = t.Data().([]float32)
-	}
-	grads := make([][]float32, len(params))
 	x := gr.X.Data().([]float32)
-	noise := gr.Noise.Data().([]float32)
 	var sum float64
 	var images int
 	for rows := batches.Next(x); rows > 0; rows = batches.Next(x) {
@@ -143,23 +137,10 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 			return 0, fmt.Errorf("interrupted at step %d (epoch %d); the checkpoint of epoch %d is kept: %w", st.Step, st.Epoch+1, st.Epoch, err)
 		}
 		tau := cfg.temperature(st.Step)
-		if err := gr.SetTau(tau); err != nil {
+		loss, err := st.update(gr, rows, tau, rng)
+		if err != nil {
 			return 0, err
 		}
-		gr.SetRows(rows)
-		model.SampleGumbel(noise, rng)
-		if err := gr.Run(); err != nil {
-			return 0, fmt.Errorf("step %d: %w", st.Step, err)
-		}
-		loss := gr.Loss()
-		for i, g := range gr.Grads() {
-			grads[i] = g.Data().([]float32)
-		}
-		if err := st.checkFinite(gr, loss, grads); err != nil {
-			return 0, err
-		}
-		st.Opt.Step(params, grads)
-		st.Step++
 		sum += loss * float64(rows)
 		images += rows
 		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.2f  tau %.3f", st.Epoch+1, cfg.Epochs, loss, tau))
@@ -168,9 +149,37 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 	return sum / float64(images), nil
 }
 
+// update makes one optimiser step on the batch in the first rows of gr.X
+// at temperature tau, drawing the Gumbel noise from rng, and returns the
+// batch loss. A non-finite loss or gradient stops it before the weights
+// change.
+func (st *State) update(gr *model.Graph, rows int, tau float64, rng *rand.Rand) (float64, error) {
+	if err := gr.SetTau(tau); err != nil {
+		return 0, err
+	}
+	gr.SetRows(rows)
+	model.SampleGumbel(gr.Noise.Data().([]float32), rng)
+	if err := gr.Run(); err != nil {
+		return 0, fmt.Errorf("step %d: %w", st.Step, err)
+	}
+	loss := gr.Loss()
+	params := make([][]float32, len(st.Params.Tensors))
+	grads := make([][]float32, len(params))
+	for i, g := range gr.Grads() {
+		params[i] = st.Params.Tensors[i].Data().([]float32)
+		grads[i] = g.Data().([]float32)
+	}
+	if err := st.checkFinite(gr, loss, grads); err != nil {
+		return 0, err
+	}
+	st.Opt.Step(params, grads)
+	st.Step++
+	return loss, nil
+}
+
 // ErrNonFinite reports a NaN or infinite loss or gradient: training stops
 // before the bad update reaches the weights.
-var ErrNonFinite = errors.New("train: non-finite value")
+var ErrNonFinite = errors.New("non-finite value")
 
 // checkFinite returns ErrNonFinite, naming the step and the term or
 // parameter that went bad, unless the loss and every gradient are finite.

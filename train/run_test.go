@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -206,20 +207,28 @@ func TestLoadErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A checkpoint whose configuration claims K = 5 over K = 4 tensors.
-	f, err := st.file()
-	if err != nil {
-		t.Fatal(err)
+	// Checkpoints whose configuration does not fit their tensors: K = 5
+	// over K = 4 tensors, and a hidden layer of 60,000 units that would
+	// need ~200 MB if it were allocated before the shapes are checked.
+	foreign := func(name string, edit func(*Config)) string {
+		f, err := st.file()
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := cfg
+		edit(&other)
+		if f.Config, err = json.Marshal(other); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(cfg.Out, name)
+		if err := checkpoint.Save(path, f); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
-	other := cfg
-	other.Model.K = 5
-	if f.Config, err = json.Marshal(other); err != nil {
-		t.Fatal(err)
-	}
-	foreign := filepath.Join(cfg.Out, "foreign.ckpt")
-	if err := checkpoint.Save(foreign, f); err != nil {
-		t.Fatal(err)
-	}
+	k5 := foreign("k5.ckpt", func(c *Config) { c.Model.K = 5 })
+	wide := foreign("wide.ckpt", func(c *Config) { c.Model.Hidden = []int{60000, 8} })
+	huge := foreign("huge.ckpt", func(c *Config) { c.Model.Hidden = []int{1 << 26, 8} })
 	for _, tc := range []struct {
 		name, path string
 		content    []byte
@@ -228,7 +237,9 @@ func TestLoadErrors(t *testing.T) {
 		{"missing", filepath.Join(cfg.Out, "nope.ckpt"), nil, "no such file"},
 		{"truncated", "trunc.ckpt", raw[:len(raw)/2], "truncated"},
 		{"not a checkpoint", "png.ckpt", []byte("\x89PNG\r\n\x1a\n0000000000000000000000"), "not a checkpoint"},
-		{"architecture mismatch", foreign, nil, "shape"},
+		{"architecture mismatch", k5, nil, "shape"},
+		{"oversized architecture", wide, nil, "shape"},
+		{"absurd architecture", huge, nil, "hidden layer width"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
@@ -238,7 +249,14 @@ func TestLoadErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
 			st, err := Load(path)
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+				t.Errorf("Load allocated %d MB for a %s file", grew>>20, tc.name)
+			}
 			if err == nil || st != nil {
 				t.Fatalf("Load(%s) = %v, %v; want an error", tc.name, st, err)
 			}

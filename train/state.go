@@ -8,6 +8,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gsvae/checkpoint"
+	"gsvae/data"
 	"gsvae/model"
 )
 
@@ -123,6 +124,23 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	if err := cfg.Model.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	if cfg.Model.Input != data.Pixels {
+		return nil, fmt.Errorf("config: %d input pixels, MNIST has %d", cfg.Model.Input, data.Pixels)
+	}
+	// Check the file against the architecture before allocating it, so a
+	// configuration that lies about its size costs nothing.
+	names, shapes := cfg.Model.Shapes()
+	for i, name := range names {
+		for _, prefix := range []string{prefixParam, prefixAdamM, prefixAdamV} {
+			t, err := f.Tensor(prefix + name)
+			if err != nil {
+				return nil, err
+			}
+			if !tensor.Shape(shapes[i]).Eq(tensor.Shape(t.Shape)) {
+				return nil, fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, tensor.Shape(t.Shape), tensor.Shape(shapes[i]))
+			}
+		}
+	}
 	st, err := NewState(cfg)
 	if err != nil {
 		return nil, err
@@ -139,9 +157,6 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 			t, err := f.Tensor(dst.prefix + name)
 			if err != nil {
 				return nil, err
-			}
-			if want := st.Params.Tensors[i].Shape(); !want.Eq(tensor.Shape(t.Shape)) {
-				return nil, fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, t.Shape, want)
 			}
 			copy(dst.data, t.Data)
 		}
