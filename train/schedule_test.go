@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -66,4 +67,18 @@ func TestAdamMinimisesQuadratic(t *testing.T) {
 			t.Errorf("w[%d] = %v, want %v", i, w[i], c[i])
 		}
 	}
+}
+
+// The default schedule: tau stays at 1 for the first 1000 steps, then
+// decays by exp(-0.03) per 1000 steps until it reaches 0.5.
+func ExampleTemperature() {
+	for _, step := range []int{0, 999, 1000, 5000, 25000} {
+		fmt.Printf("step %5d: tau %.3f\n", step, Temperature(step, 1, 0.5, 3e-5, 1000))
+	}
+	// Output:
+	// step     0: tau 1.000
+	// step   999: tau 1.000
+	// step  1000: tau 0.970
+	// step  5000: tau 0.861
+	// step 25000: tau 0.500
 }
