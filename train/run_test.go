@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -91,24 +92,12 @@ func TestSameSeedSameModel(t *testing.T) {
 	if !sameBits(loadRun(t, a.Out), loadRun(t, b.Out)) {
 		t.Error("two runs with seed 1 differ")
 	}
-	if ma, mb := readMetrics(t, a.Out), readMetrics(t, b.Out); !equalMetrics(ma, mb) {
+	if ma, mb := readMetrics(t, a.Out), readMetrics(t, b.Out); !slices.Equal(ma, mb) {
 		t.Errorf("metrics differ:\n%+v\n%+v", ma, mb)
 	}
 	if sameBits(loadRun(t, a.Out), loadRun(t, c.Out)) {
 		t.Error("seeds 1 and 2 gave the same weights")
 	}
-}
-
-func equalMetrics(a, b []Metrics) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestResumeMatchesStraightRun trains 2 epochs straight, and 1 epoch then a
@@ -134,7 +123,7 @@ func TestResumeMatchesStraightRun(t *testing.T) {
 			if !sameBits(loadRun(t, straight.Out), loadRun(t, split.Out)) {
 				t.Error("resumed run differs from the straight run")
 			}
-			if ma, mb := readMetrics(t, straight.Out), readMetrics(t, split.Out); !equalMetrics(ma, mb) {
+			if ma, mb := readMetrics(t, straight.Out), readMetrics(t, split.Out); !slices.Equal(ma, mb) {
 				t.Errorf("metrics differ:\n%+v\n%+v", ma, mb)
 			}
 		})
