@@ -16,8 +16,9 @@ import (
 //		// dst[:n*Pixels] holds n images
 //	}
 //
-// A new Batches has its first epoch already started, so the Shuffle call
-// before the first epoch is optional.
+// A new Batches draws nothing until the first Shuffle (before it, Next
+// yields the stored order), so creating one never moves the caller's random
+// stream: a run resumed mid-epoch restores its position with Seek instead.
 type Batches struct {
 	s     *Split
 	size  int
@@ -32,7 +33,7 @@ type Batches struct {
 // (each time a row is emitted its pixels are drawn afresh as Bernoulli of
 // s.Intensity using rng). rng drives the shuffling and the dynamic draws;
 // it is the caller's seeded generator, so a run is reproducible from its
-// seed. The first epoch is shuffled and started.
+// seed. Call Shuffle to start each epoch, the first included.
 //
 // NewBatches panics if s or rng is nil, size < 1, bin is not Fixed or
 // Dynamic, or s is shorter than N rows: these are programmer errors (flags
@@ -43,7 +44,6 @@ func NewBatches(s *Split, size int, bin Binarization, rng *rand.Rand) *Batches {
 	}
 	b := newBatches("NewBatches", s, size, bin)
 	b.rng = rng
-	b.Shuffle()
 	return b
 }
 
@@ -75,6 +75,34 @@ func newBatches(caller string, s *Split, size int, bin Binarization) *Batches {
 		order[i] = i
 	}
 	return &Batches{s: s, size: size, bin: bin, order: order}
+}
+
+// Position returns the current epoch's row order and the index in it of
+// the next row to emit, so that a checkpoint taken in the middle of an epoch
+// can continue it with Seek. The slice is a copy.
+func (b *Batches) Position() (order []int, next int) {
+	return append([]int(nil), b.order...), b.pos
+}
+
+// Seek continues an epoch saved by Position. It refuses an order that is
+// not a permutation of the split's rows and a next outside [0, N].
+func (b *Batches) Seek(order []int, next int) error {
+	if len(order) != len(b.order) {
+		return fmt.Errorf("data: epoch order has %d rows, split %q has %d", len(order), b.s.Name, len(b.order))
+	}
+	if next < 0 || next > len(order) {
+		return fmt.Errorf("data: epoch position %d outside [0, %d]", next, len(order))
+	}
+	seen := make([]bool, len(order))
+	for _, i := range order {
+		if i < 0 || i >= len(order) || seen[i] {
+			return fmt.Errorf("data: epoch order is not a permutation of %d rows", len(order))
+		}
+		seen[i] = true
+	}
+	copy(b.order, order)
+	b.pos = next
+	return nil
 }
 
 // Len returns the number of batches per epoch, ceil(N/size), for progress

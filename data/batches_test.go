@@ -96,11 +96,53 @@ func TestBatchesEpochs(t *testing.T) {
 	}
 }
 
+// TestBatchesFirstEpochWithoutShuffle checks that creating Batches draws
+// nothing: before the first Shuffle the rows come in stored order and the
+// random stream is untouched.
 func TestBatchesFirstEpochWithoutShuffle(t *testing.T) {
-	b := NewBatches(indexSplit(10), 4, Fixed, rand.New(rand.NewPCG(1, 2)))
+	src := rand.NewPCG(1, 2)
+	before, _ := src.MarshalBinary()
+	b := NewBatches(indexSplit(10), 4, Fixed, rand.New(src))
+	after, _ := src.MarshalBinary()
+	if !slices.Equal(before, after) {
+		t.Error("NewBatches consumed random numbers")
+	}
 	indices, _ := epoch(t, b, 4)
-	if len(indices) != 10 {
-		t.Errorf("first epoch without Shuffle gave %d images, want 10", len(indices))
+	if !slices.Equal(indices, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Errorf("first epoch without Shuffle gave %v, want the stored order", indices)
+	}
+}
+
+// TestBatchesSeek checks that Position and Seek continue an epoch exactly,
+// and that Seek refuses orders that are not permutations.
+func TestBatchesSeek(t *testing.T) {
+	s := indexSplit(10)
+	a := NewBatches(s, 3, Fixed, rand.New(rand.NewPCG(4, 4)))
+	a.Shuffle()
+	dst := make([]float32, 3*Pixels)
+	a.Next(dst)
+	order, next := a.Position()
+	rest, _ := epoch(t, a, 3)
+	b := NewBatches(s, 3, Fixed, rand.New(rand.NewPCG(9, 9)))
+	if err := b.Seek(order, next); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := epoch(t, b, 3); !slices.Equal(got, rest) {
+		t.Errorf("after Seek: %v, want %v", got, rest)
+	}
+	for _, bad := range []struct {
+		order []int
+		next  int
+	}{
+		{[]int{0, 1, 2}, 0},
+		{[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 8}, 0},
+		{[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 10}, 0},
+		{order, 11},
+		{order, -1},
+	} {
+		if err := b.Seek(bad.order, bad.next); err == nil {
+			t.Errorf("Seek(%v, %d): no error", bad.order, bad.next)
+		}
 	}
 }
 
@@ -293,7 +335,8 @@ func TestBatchesOrderDependsOnlyOnRNGState(t *testing.T) {
 		t.Fatal(err)
 	}
 	running.Shuffle()
-	fresh := NewBatches(s, size, Fixed, rand.New(restored)) // shuffles on creation
+	fresh := NewBatches(s, size, Fixed, rand.New(restored))
+	fresh.Shuffle()
 	a, _ := epoch(t, running, size)
 	b, _ := epoch(t, fresh, size)
 	if !slices.Equal(a, b) {

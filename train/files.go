@@ -12,6 +12,8 @@ const (
 	ConfigFile     = "config.json"   // every setting, indented JSON
 	MetricsFile    = "metrics.jsonl" // one JSON object per epoch
 	CheckpointFile = "model.ckpt"    // the latest State
+	BestFile       = "best.ckpt"     // the State with the lowest validation -ELBO
+	LockFile       = "train.lock"    // held by the train process writing the folder
 )
 
 // Metrics is the record of one epoch, appended to metrics.jsonl.

@@ -31,8 +31,8 @@ var ErrExists = errors.New("output folder already holds a run")
 
 // Run trains a fresh model with cfg and writes its files to cfg.Out. It
 // refuses an Out that already holds a checkpoint (resume it instead). A
-// cancelled ctx stops the run after the current update; the checkpoint of
-// the last completed epoch is kept.
+// cancelled ctx stops the run after the current update and saves the
+// position reached to model.ckpt, from which Resume continues exactly.
 func Run(ctx context.Context, cfg Config, out Output) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -65,9 +65,14 @@ func Resume(ctx context.Context, st *State, out Output) error {
 }
 
 // run trains from st until st.Config.Epochs epochs are complete, saving
-// after every epoch.
-func (st *State) run(ctx context.Context, out Output) error {
+// after every epoch, and on interruption saving the position reached.
+func (st *State) run(ctx context.Context, out Output) (err error) {
 	cfg := st.Config
+	unlock, err := lockRun(cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
 	if err := writeConfig(cfg.Out, cfg); err != nil {
 		return err
 	}
@@ -91,28 +96,46 @@ func (st *State) run(ctx context.Context, out Output) error {
 	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
 	fmt.Fprintf(out.Log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n",
 		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out)
-	for first := true; st.Epoch < cfg.Epochs; first = false {
-		if !first {
+	for st.Epoch < cfg.Epochs {
+		if st.Order != nil {
+			if err := batches.Seek(st.Order, st.Next); err != nil {
+				return fmt.Errorf("continue epoch %d: %w", st.Epoch+1, err)
+			}
+			st.Order = nil
+		} else {
 			batches.Shuffle()
+			st.EpochLoss, st.EpochImages = 0, 0
 		}
 		start := time.Now()
-		trainLoss, err := st.epoch(ctx, gr, batches, rng, out.Progress)
-		if err != nil {
-			return err
-		}
+		err := st.epoch(ctx, gr, batches, rng, out.Progress)
 		trainSecs := time.Since(start).Seconds()
-		valid, err := eval.NegELBO(ctx, cfg.Model, st.Params, validSet, 1, rand.New(rand.NewPCG(cfg.Seed, streamValid+uint64(st.Epoch))))
+		var valid eval.Bound
+		if err == nil {
+			valid, err = eval.NegELBO(ctx, cfg.Model, st.Params, validSet, 1, rand.New(rand.NewPCG(cfg.Seed, streamValid+uint64(st.Epoch))))
+		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return st.interrupt(batches, out.Log, err)
+			}
 			return err
 		}
 		st.Epoch++
 		m := Metrics{
 			Epoch: st.Epoch, Step: st.Step, Tau: cfg.temperature(st.Step - 1),
-			TrainNegELBO: trainLoss, ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
+			TrainNegELBO: st.EpochLoss / float64(st.EpochImages), ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
 			Seconds: time.Since(start).Seconds(), StepsPerSec: float64(batches.Len()) / trainSecs,
+		}
+		best := valid.NegELBO < st.BestValid
+		if best {
+			st.BestValid = valid.NegELBO
 		}
 		if err := st.Save(filepath.Join(cfg.Out, CheckpointFile)); err != nil {
 			return err
+		}
+		if best {
+			if err := st.Save(filepath.Join(cfg.Out, BestFile)); err != nil {
+				return err
+			}
 		}
 		if err := appendMetrics(cfg.Out, m); err != nil {
 			return err
@@ -123,30 +146,50 @@ func (st *State) run(ctx context.Context, out Output) error {
 	return nil
 }
 
-// epoch makes one pass over the training batches and returns the mean
-// training loss per image.
-func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) (float64, error) {
+// interrupt saves the position reached in the current epoch to model.ckpt,
+// so that a resumed run continues exactly there, and says how to resume.
+// The returned error wraps cause (context.Canceled for Ctrl-C).
+func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) error {
+	st.Order, st.Next = batches.Position()
+	path := filepath.Join(st.Config.Out, CheckpointFile)
+	if err := st.Save(path); err != nil {
+		return fmt.Errorf("interrupted at step %d, and saving failed (the previous checkpoint is intact): %w", st.Step, errors.Join(cause, err))
+	}
+	fmt.Fprintf(log, "interrupted at step %d (epoch %d, %d of %d images done); saved %s\nresume with: train -resume -out %s\n",
+		st.Step, st.Epoch+1, st.Next, len(st.Order), path, st.Config.Out)
+	return fmt.Errorf("interrupted at step %d: %w", st.Step, cause)
+}
+
+// epoch continues the current epoch of batches to its end, accumulating the
+// training loss in st. It checks ctx before every update and stops with
+// ctx's error, leaving batches and the random stream just after the last
+// update, so that the position can be saved and resumed exactly.
+func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) error {
 	cfg := st.Config
 	bar := newBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
 	defer bar.Exit()
+	if _, next := batches.Position(); next > 0 {
+		bar.Set((next + cfg.Batch - 1) / cfg.Batch)
+	}
 	x := gr.X.Data().([]float32)
-	var sum float64
-	var images int
-	for rows := batches.Next(x); rows > 0; rows = batches.Next(x) {
+	for {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("interrupted at step %d (epoch %d); the checkpoint of epoch %d is kept: %w", st.Step, st.Epoch+1, st.Epoch, err)
+			return err
+		}
+		rows := batches.Next(x)
+		if rows == 0 {
+			return nil
 		}
 		tau := cfg.temperature(st.Step)
 		loss, err := st.update(gr, rows, tau, rng)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		sum += loss * float64(rows)
-		images += rows
+		st.EpochLoss += loss * float64(rows)
+		st.EpochImages += rows
 		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.2f  tau %.3f", st.Epoch+1, cfg.Epochs, loss, tau))
 		bar.Add(1)
 	}
-	return sum / float64(images), nil
 }
 
 // update makes one optimiser step on the batch in the first rows of gr.X

@@ -286,17 +286,126 @@ func TestNonFiniteStopsTraining(t *testing.T) {
 	}
 }
 
-// TestCancelledRunKeepsNothingPartial checks that a cancelled context stops
-// the run with context.Canceled before any checkpoint is written.
-func TestCancelledRunKeepsNothingPartial(t *testing.T) {
-	cfg := tinyConfig(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := Run(ctx, cfg, quiet); !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want context.Canceled", err)
+// countdown is a context that reports cancellation from its n-th Err call
+// on: the training loop checks Err before every update and validation
+// before every batch, so n picks the point of interruption.
+type countdown struct {
+	context.Context
+	n int
+}
+
+func (c *countdown) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
 	}
-	if _, err := os.Stat(filepath.Join(cfg.Out, CheckpointFile)); !os.IsNotExist(err) {
-		t.Errorf("a checkpoint exists after a cancelled first epoch: %v", err)
+	return nil
+}
+
+// TestInterruptedRunResumesExactly interrupts a 2-epoch run (4 updates per
+// epoch) before its first update, in the middle of epoch 1, during the
+// validation of epoch 1 and in the middle of epoch 2. Each time the run
+// must return context.Canceled, save its position and say how to resume;
+// resuming must then end with the weights, optimiser state and metrics of
+// the uninterrupted run, bit for bit.
+func TestInterruptedRunResumesExactly(t *testing.T) {
+	straight := tinyConfig(t)
+	straight.Binarize = "dynamic" // the random stream matters most here
+	if err := Run(context.Background(), straight, quiet); err != nil {
+		t.Fatal(err)
+	}
+	want := loadRun(t, straight.Out)
+	for _, tc := range []struct {
+		name  string
+		calls int // Err calls before the interruption
+		step  int // updates done by then
+	}{
+		{"before the first update", 0, 0},
+		{"mid epoch 1", 2, 2},
+		{"validating epoch 1", 7, 4},
+		{"mid epoch 2", 5 + 20 + 3, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := straight
+			cfg.Out = t.TempDir()
+			var log bytes.Buffer
+			err := Run(&countdown{context.Background(), tc.calls}, cfg, Output{Log: &log})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("got %v, want context.Canceled", err)
+			}
+			if !strings.Contains(log.String(), "resume with: train -resume -out "+cfg.Out) {
+				t.Errorf("log does not say how to resume:\n%s", log.String())
+			}
+			st := loadRun(t, cfg.Out)
+			if st.Step != tc.step {
+				t.Errorf("saved at step %d, want %d", st.Step, tc.step)
+			}
+			if err := Resume(context.Background(), st, quiet); err != nil {
+				t.Fatal(err)
+			}
+			if !sameBits(want, loadRun(t, cfg.Out)) {
+				t.Error("resumed run differs from the uninterrupted run")
+			}
+			if ma, mb := readMetrics(t, straight.Out), readMetrics(t, cfg.Out); !slices.Equal(ma, mb) {
+				t.Errorf("metrics differ:\n%+v\n%+v", ma, mb)
+			}
+		})
+	}
+}
+
+// TestLockRefusesSecondWriter checks that a folder locked by one run is
+// refused to another, and free again once the first lets go.
+func TestLockRefusesSecondWriter(t *testing.T) {
+	cfg := tinyConfig(t)
+	unlock, err := lockRun(cfg.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(context.Background(), cfg, quiet); !errors.Is(err, ErrLocked) {
+		t.Errorf("run into a locked folder: got %v, want ErrLocked", err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Epochs = 1
+	if err := Run(context.Background(), cfg, quiet); err != nil {
+		t.Errorf("run after unlocking: %v", err)
+	}
+}
+
+// TestBestCheckpoint checks that best.ckpt holds the state with the lowest
+// validation -ELBO, recorded in BestValid.
+func TestBestCheckpoint(t *testing.T) {
+	cfg := tinyConfig(t)
+	if err := Run(context.Background(), cfg, quiet); err != nil {
+		t.Fatal(err)
+	}
+	ms := readMetrics(t, cfg.Out)
+	best, err := Load(filepath.Join(cfg.Out, BestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowest := ms[0]
+	for _, m := range ms {
+		if m.ValidNegELBO < lowest.ValidNegELBO {
+			lowest = m
+		}
+	}
+	if best.Epoch != lowest.Epoch || best.BestValid != lowest.ValidNegELBO {
+		t.Errorf("best.ckpt is epoch %d with %v; metrics say epoch %d with %v", best.Epoch, best.BestValid, lowest.Epoch, lowest.ValidNegELBO)
+	}
+}
+
+// TestUnwritableOutput checks that an -out below a regular file fails with
+// a clear error before training.
+func TestUnwritableOutput(t *testing.T) {
+	cfg := tinyConfig(t)
+	file := filepath.Join(cfg.Out, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Out = filepath.Join(file, "run")
+	if err := Run(context.Background(), cfg, quiet); err == nil || !strings.Contains(err.Error(), "create output folder") {
+		t.Errorf("got %v, want a create output folder error", err)
 	}
 }
 
@@ -332,10 +441,11 @@ func TestEpochsLowerLoss(t *testing.T) {
 	var first, last float64
 	for e := 0; e < 20; e++ {
 		batches.Shuffle()
-		loss, err := st.epoch(context.Background(), gr, batches, rng, nil)
-		if err != nil {
+		st.EpochLoss, st.EpochImages = 0, 0
+		if err := st.epoch(context.Background(), gr, batches, rng, nil); err != nil {
 			t.Fatal(err)
 		}
+		loss := st.EpochLoss / float64(st.EpochImages)
 		if e == 0 {
 			first = loss
 		}

@@ -1,8 +1,10 @@
 package train
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"gorgonia.org/tensor"
@@ -25,6 +27,18 @@ type State struct {
 	// training; it is saved so that a resumed run draws what the
 	// uninterrupted run would have drawn.
 	RNG *rand.PCG
+	// Order and Next locate the epoch in progress when a run was stopped in
+	// its middle (see data.Batches.Position); Order is nil at an epoch
+	// boundary.
+	Order []int
+	Next  int
+	// EpochLoss and EpochImages accumulate the training loss of the epoch
+	// in progress: its sum over images, and their number.
+	EpochLoss   float64
+	EpochImages int
+	// BestValid is the lowest validation -ELBO so far, +Inf before the
+	// first epoch ends; best.ckpt holds the state that reached it.
+	BestValid float64
 }
 
 // Random streams derived from Config.Seed, one per purpose, so that
@@ -47,10 +61,11 @@ func NewState(cfg Config) (*State, error) {
 		sizes[i] = t.Len()
 	}
 	return &State{
-		Config: cfg,
-		Params: p,
-		Opt:    NewAdam(cfg.LR, sizes),
-		RNG:    rand.NewPCG(cfg.Seed, streamTrain),
+		Config:    cfg,
+		Params:    p,
+		Opt:       NewAdam(cfg.LR, sizes),
+		RNG:       rand.NewPCG(cfg.Seed, streamTrain),
+		BestValid: math.Inf(1),
 	}, nil
 }
 
@@ -72,9 +87,17 @@ func (st *State) file() (*checkpoint.File, error) {
 		return nil, fmt.Errorf("encode random state: %w", err)
 	}
 	f := &checkpoint.File{
-		Config:   cfg,
-		Blobs:    map[string][]byte{"rng": rng},
-		Counters: map[string]int64{"epoch": int64(st.Epoch), "step": int64(st.Step), "adam_t": int64(st.Opt.T)},
+		Config: cfg,
+		Blobs: map[string][]byte{
+			"rng":        rng,
+			"order":      encodeInts(st.Order),
+			"epoch_loss": encodeFloat(st.EpochLoss),
+			"best_valid": encodeFloat(st.BestValid),
+		},
+		Counters: map[string]int64{
+			"epoch": int64(st.Epoch), "step": int64(st.Step), "adam_t": int64(st.Opt.T),
+			"next": int64(st.Next), "epoch_images": int64(st.EpochImages),
+		},
 	}
 	for i, name := range st.Params.Names {
 		t := st.Params.Tensors[i]
@@ -161,7 +184,7 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 			copy(dst.data, t.Data)
 		}
 	}
-	counters := map[string]*int{"epoch": &st.Epoch, "step": &st.Step, "adam_t": &st.Opt.T}
+	counters := map[string]*int{"epoch": &st.Epoch, "step": &st.Step, "adam_t": &st.Opt.T, "next": &st.Next, "epoch_images": &st.EpochImages}
 	for name, dst := range counters {
 		v, ok := f.Counters[name]
 		if !ok || v < 0 || v > 1<<40 {
@@ -172,5 +195,48 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	if err := st.RNG.UnmarshalBinary(f.Blobs["rng"]); err != nil {
 		return nil, fmt.Errorf("random state: %w", err)
 	}
+	if st.Order, err = decodeInts(f.Blobs["order"]); err != nil {
+		return nil, fmt.Errorf("epoch order: %w", err)
+	}
+	if st.EpochLoss, err = decodeFloat(f.Blobs["epoch_loss"]); err != nil {
+		return nil, fmt.Errorf("epoch loss: %w", err)
+	}
+	if st.BestValid, err = decodeFloat(f.Blobs["best_valid"]); err != nil {
+		return nil, fmt.Errorf("best validation bound: %w", err)
+	}
 	return st, nil
+}
+
+// encodeInts stores non-negative ints as little-endian uint32s.
+func encodeInts(v []int) []byte {
+	b := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint32(b, uint32(x))
+	}
+	return b
+}
+
+func decodeInts(b []byte) ([]int, error) {
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("%d bytes is not a list of uint32", len(b))
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	v := make([]int, len(b)/4)
+	for i := range v {
+		v[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+func encodeFloat(x float64) []byte {
+	return binary.LittleEndian.AppendUint64(nil, math.Float64bits(x))
+}
+
+func decodeFloat(b []byte) (float64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%d bytes, want 8", len(b))
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b)), nil
 }

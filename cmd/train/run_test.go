@@ -266,8 +266,8 @@ func TestRunTrainAndResume(t *testing.T) {
 }
 
 // TestRunCancelled checks that a run whose context is already cancelled
-// exits with status 130 and saves no checkpoint and no metrics, since no
-// epoch completed.
+// exits with status 130, saves its position (step 0) to model.ckpt, says
+// how to resume, and writes no metrics, since no epoch completed.
 func TestRunCancelled(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -279,10 +279,19 @@ func TestRunCancelled(t *testing.T) {
 	if !strings.Contains(r.stderr, "train: ") || !strings.Contains(r.stderr, "interrupted") {
 		t.Errorf("stderr %q lacks the interruption message", r.stderr)
 	}
-	for _, name := range []string{train.CheckpointFile, train.MetricsFile} {
-		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
-			t.Errorf("%s: Stat error %v, want it not written", name, err)
-		}
+	if !strings.Contains(r.stdout, "resume with: train -resume -out "+dir) {
+		t.Errorf("stdout %q does not say how to resume", r.stdout)
+	}
+	// The position reached (no update yet) is saved; no epoch completed.
+	st, err := train.Load(filepath.Join(dir, train.CheckpointFile))
+	if err != nil {
+		t.Fatalf("no usable checkpoint after the interruption: %v", err)
+	}
+	if st.Step != 0 || st.Epoch != 0 {
+		t.Errorf("checkpoint at epoch %d step %d, want 0 and 0", st.Epoch, st.Step)
+	}
+	if _, err := os.Stat(filepath.Join(dir, train.MetricsFile)); !os.IsNotExist(err) {
+		t.Errorf("%s: Stat error %v, want it not written", train.MetricsFile, err)
 	}
 }
 
