@@ -101,7 +101,7 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 			if err := batches.Seek(st.Order, st.Next); err != nil {
 				return fmt.Errorf("continue epoch %d: %w", st.Epoch+1, err)
 			}
-			st.Order = nil
+			st.Order, st.Next = nil, 0
 		} else {
 			batches.Shuffle()
 			st.EpochLoss, st.EpochImages = 0, 0
