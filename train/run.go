@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -229,18 +231,16 @@ var ErrNonFinite = errors.New("non-finite value")
 func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) error {
 	last := fmt.Sprintf("the checkpoint of epoch %d is kept in %s", st.Epoch, st.Config.Out)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		term := "loss"
+		var bad []string
 		for _, t := range []struct {
 			name string
 			v    []float64
 		}{{"reconstruction", gr.Rec()}, {"KL", gr.KL()}} {
-			for _, v := range t.v {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					term = t.name + " term"
-				}
+			if slices.ContainsFunc(t.v, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+				bad = append(bad, t.name)
 			}
 		}
-		return fmt.Errorf("%w: %s is %v at step %d; %s", ErrNonFinite, term, loss, st.Step, last)
+		return fmt.Errorf("%w: loss is %v at step %d (non-finite terms: %s); %s", ErrNonFinite, loss, st.Step, strings.Join(bad, ", "), last)
 	}
 	for i, g := range grads {
 		for _, v := range g {

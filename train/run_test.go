@@ -277,6 +277,7 @@ func TestNonFiniteStopsTraining(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), "step 4") {
 		t.Fatalf("got %v, want ErrNonFinite at step 4", err)
 	}
+	t.Log(err)
 	after, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
