@@ -99,13 +99,13 @@ type paramSpec struct {
 }
 
 // paramSpecs lists the parameter tensors of the architecture in a fixed
-// order: for each layer its (in, out) weights "<layer>.w" then its (1, out)
+// order: for each layer its (out, in) weights "<layer>.w" then its (1, out)
 // bias "<layer>.b".
 func (c Config) paramSpecs() []paramSpec {
 	var specs []paramSpec
 	for _, l := range c.layers() {
 		specs = append(specs,
-			paramSpec{l.name + ".w", []int{l.in, l.out}, l.in},
+			paramSpec{l.name + ".w", []int{l.out, l.in}, l.in},
 			paramSpec{l.name + ".b", []int{1, l.out}, l.in})
 	}
 	return specs

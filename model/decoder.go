@@ -38,7 +38,7 @@ func NewDecoder(cfg Config, p *Params, batch int) (*Decoder, error) {
 	nEnc := len(cfg.Hidden) + 1
 	dec := &Params{Names: p.Names[2*nEnc:], Tensors: p.Tensors[2*nEnc:]}
 	var err error
-	if d.xlogits, err = mlp(z, paramNodes(d.g, dec)); err != nil {
+	if d.xlogits, err = mlp("dec", z, paramNodes(d.g, dec), false); err != nil {
 		return nil, fmt.Errorf("model: build decoder: %w", err)
 	}
 	d.vm = G.NewTapeMachine(d.g)

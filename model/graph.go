@@ -82,20 +82,20 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	}
 	nEnc := len(gr.cfg.Hidden) + 1
 	var err error
-	if gr.logits, err = mlp(x, nodes[:2*nEnc]); err != nil { // (B, N*K)
+	if gr.logits, err = mlp("enc", x, nodes[:2*nEnc], false); err != nil { // (B, N*K)
 		return err
 	}
-	y, err := G.ApplyOp(relaxOp{k: gr.cfg.K, hard: gr.opt.Hard}, gr.logits, noise, gr.tau) // (B, N*K)
+	y, err := G.ApplyOp(newRelaxOp(gr.cfg.K, gr.opt.Hard), gr.logits, noise, gr.tau) // (B, N*K)
 	if err != nil {
 		return err
 	}
-	if gr.xlogits, err = mlp(y, nodes[2*nEnc:]); err != nil { // (B, Input)
+	if gr.xlogits, err = mlp("dec", y, nodes[2*nEnc:], true); err != nil { // (B, Input)
 		return err
 	}
-	if gr.rec, err = G.ApplyOp(bernoulliNLLOp{}, gr.xlogits, x); err != nil { // (B)
+	if gr.rec, err = G.ApplyOp(newNLLOp(), gr.xlogits, x); err != nil { // (B)
 		return err
 	}
-	if gr.kl, err = G.ApplyOp(klOp{k: gr.cfg.K}, gr.logits); err != nil { // (B)
+	if gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K), gr.logits); err != nil { // (B)
 		return err
 	}
 	if gr.loss, err = G.ApplyOp(lossOp{}, gr.rec, gr.kl, weight); err != nil { // scalar
@@ -118,21 +118,15 @@ func paramNodes(g *G.ExprGraph, p *Params) G.Nodes {
 	return nodes
 }
 
-// mlp applies the affine layers given as (weight, bias) node pairs, with a
-// ReLU between layers and none after the last: h <- relu(h W + b).
-func mlp(h *G.Node, wb G.Nodes) (*G.Node, error) {
+// mlp applies the layers given as (weight, bias) node pairs, with a ReLU
+// after every layer but the last: h <- relu(h W^T + b). name tells the
+// layers apart; inputGrad says whether h itself needs a gradient.
+func mlp(name string, h *G.Node, wb G.Nodes, inputGrad bool) (*G.Node, error) {
 	var err error
 	for i := 0; i < len(wb); i += 2 {
-		if h, err = G.Mul(h, wb[i]); err != nil {
+		op := newLinearOp(fmt.Sprintf("%s%d", name, i/2), i+2 < len(wb), inputGrad || i > 0)
+		if h, err = G.ApplyOp(op, h, wb[i], wb[i+1]); err != nil {
 			return nil, err
-		}
-		if h, err = G.BroadcastAdd(h, wb[i+1], nil, []byte{0}); err != nil {
-			return nil, err
-		}
-		if i+2 < len(wb) {
-			if h, err = G.Rectify(h); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return h, nil

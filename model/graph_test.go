@@ -40,12 +40,12 @@ func referenceLoss(gr *Graph, p *Params, tau float64, hard bool) (rec, kl []floa
 	cfg := gr.cfg
 	w := func(i int) []float64 { return p.Tensors[i].Data().([]float64) }
 	affine := func(h []float64, wi int, relu bool) []float64 {
-		in, out := p.Tensors[wi].Shape()[0], p.Tensors[wi].Shape()[1]
+		out, in := p.Tensors[wi].Shape()[0], p.Tensors[wi].Shape()[1]
 		res := make([]float64, out)
 		for j := 0; j < out; j++ {
 			s := w(wi + 1)[j]
 			for i := 0; i < in; i++ {
-				s += h[i] * w(wi)[i*out+j]
+				s += h[i] * w(wi)[j*in+i]
 			}
 			if relu {
 				s = math.Max(s, 0)

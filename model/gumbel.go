@@ -8,10 +8,19 @@ import (
 // SampleGumbel fills dst with independent standard Gumbel noise
 // g = -log(-log u), u ~ U(0,1). u is drawn strictly inside (0,1), so g is
 // always finite: -3.6 < g < 36.8.
+//
+// The draws and the first logarithm, e = -log u in (0, 37], are made in
+// order from rng; the second, g = -log e, on all CPUs. (e, not u, is what
+// is stored between the passes: u near 1 would round to 1 in float32.)
 func SampleGumbel[T Float](dst []T, rng *rand.Rand) {
 	for i := range dst {
-		dst[i] = T(-math.Log(-math.Log(openUniform(rng))))
+		dst[i] = T(-math.Log(openUniform(rng)))
 	}
+	parallelRows(len(dst), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dst[i] = T(-math.Log(float64(dst[i])))
+		}
+	})
 }
 
 // openUniform returns a uniform draw from the open interval (0,1).

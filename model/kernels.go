@@ -6,8 +6,8 @@ import "math"
 // the gradient checks.
 type Float interface{ ~float32 | ~float64 }
 
-// softmaxGroups writes into y the softmax of each group of k consecutive
-// values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
+// softmaxGroups writes into y (which may be z itself) the softmax of each
+// group of k consecutive values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
 // with m the group's maximum of z/tau, so no exponent is positive and the sum
 // is at least 1: finite for every finite input.
 func softmaxGroups[T Float](y, z []T, k int, tau float64) {
@@ -29,7 +29,7 @@ func softmaxGroups[T Float](y, z []T, k int, tau float64) {
 	}
 }
 
-// softmaxGroupsGrad accumulates into dz the gradient of a loss through
+// softmaxGroupsGrad writes into dz the gradient of a loss through
 // y = softmax(z/tau) given y and dL/dy:
 //
 //	dL/dz_j = y_j (dy_j - sum_i y_i dy_i) / tau
@@ -41,7 +41,7 @@ func softmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
 			dot += float64(yg[j]) * float64(dyg[j])
 		}
 		for j := range yg {
-			dz[g+j] += T(float64(yg[j]) * (float64(dyg[j]) - dot) / tau)
+			dz[g+j] = T(float64(yg[j]) * (float64(dyg[j]) - dot) / tau)
 		}
 	}
 }

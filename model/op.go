@@ -38,17 +38,24 @@ var (
 )
 
 // tensorData returns the backing slice of a dense tensor value of element
-// type T.
+// type T, without the reflection (and allocation) of Dense.Data.
 func tensorData[T Float](v G.Value) ([]T, error) {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		return nil, fmt.Errorf("model: want a dense tensor, got %T", v)
 	}
-	s, ok := d.Data().([]T)
-	if !ok {
-		return nil, fmt.Errorf("model: want %T data, got %T", s, d.Data())
+	var zero T
+	switch any(zero).(type) {
+	case float32:
+		if d.Dtype() == tensor.Float32 {
+			return any(d.Float32s()).([]T), nil
+		}
+	case float64:
+		if d.Dtype() == tensor.Float64 {
+			return any(d.Float64s()).([]T), nil
+		}
 	}
-	return s, nil
+	return nil, fmt.Errorf("model: want %T data, got %v", zero, d.Dtype())
 }
 
 // scalarValue returns the value of a float32 or float64 scalar.
@@ -92,3 +99,8 @@ func rowsOf(d G.DimSizer) (tensor.Shape, error) {
 	}
 	return tensor.Shape{s[0]}, nil
 }
+
+// Constructors of the ops that own an output buffer.
+func newRelaxOp(k int, hard bool) relaxOp { return relaxOp{k: k, hard: hard, buf: new(outBuf)} }
+func newKLOp(k int) klOp                  { return klOp{k: k, buf: new(outBuf)} }
+func newNLLOp() bernoulliNLLOp            { return bernoulliNLLOp{buf: new(outBuf), residual: new(outBuf)} }

@@ -20,7 +20,8 @@ import (
 // log-softmax, so the value is finite for any finite logits.
 type klOp struct {
 	pureOp
-	k int
+	k   int
+	buf *outBuf
 }
 
 func (op klOp) Arity() int                                        { return 1 }
@@ -36,13 +37,13 @@ func (op klOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return klDo[float32](op.k, inputs, nil)
+		return klDo[float32](op.k, op.buf, inputs, nil)
 	}
-	return klDo[float64](op.k, inputs, nil)
+	return klDo[float64](op.k, op.buf, inputs, nil)
 }
 
 func (op klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(klGradOp{k: op.k}, inputs[0], grad)
+	d, err := G.ApplyOp(klGradOp{k: op.k, buf: new(outBuf)}, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,8 @@ func (op klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 //	dKL/dlogits_nj = q_n(j) (log q_n(j) - sum_k q_n(k) log q_n(k))
 type klGradOp struct {
 	pureOp
-	k int
+	k   int
+	buf *outBuf
 }
 
 func (op klGradOp) Arity() int                                        { return 2 }
@@ -69,14 +71,14 @@ func (op klGradOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return klDo[float32](op.k, inputs[:1], inputs[1])
+		return klDo[float32](op.k, op.buf, inputs[:1], inputs[1])
 	}
-	return klDo[float64](op.k, inputs[:1], inputs[1])
+	return klDo[float64](op.k, op.buf, inputs[:1], inputs[1])
 }
 
-// klDo computes the KL per row when grad is nil, and otherwise the gradient
-// of sum_b grad_b KL_b with respect to the logits.
-func klDo[T Float](k int, inputs []G.Value, grad G.Value) (G.Value, error) {
+// klDo computes the KL per row when grad is nil, and otherwise the
+// gradient of sum_b grad_b KL_b with respect to the logits, into buf.
+func klDo[T Float](k int, buf *outBuf, inputs []G.Value, grad G.Value) (G.Value, error) {
 	logits, err := tensorData[T](inputs[0])
 	if err != nil {
 		return nil, err
@@ -89,7 +91,7 @@ func klDo[T Float](k int, inputs []G.Value, grad G.Value) (G.Value, error) {
 	var dout []T
 	var out *tensor.Dense
 	if grad == nil {
-		out = newLike(inputs[0].Dtype(), rows)
+		out = buf.get(inputs[0].Dtype(), rows)
 	} else {
 		if dout, err = tensorData[T](grad); err != nil {
 			return nil, err
@@ -97,30 +99,32 @@ func klDo[T Float](k int, inputs []G.Value, grad G.Value) (G.Value, error) {
 		if len(dout) != rows {
 			return nil, fmt.Errorf("model: categorical KL gradient: %d values for %d rows", len(dout), rows)
 		}
-		out = newLike(inputs[0].Dtype(), rows, cols)
+		out = buf.get(inputs[0].Dtype(), rows, cols)
 	}
-	res := out.Data().([]T)
-	logq := make([]float64, k)
+	res := floats[T](out)
 	logK := math.Log(float64(k))
-	for r := 0; r < rows; r++ {
-		var kl float64
-		for g := r * cols; g < (r+1)*cols; g += k {
-			logSoftmax(logq, logits[g:g+k])
-			var negH float64 // sum_k q log q
-			for _, lq := range logq {
-				negH += math.Exp(lq) * lq
+	parallelRows(rows, 16, func(lo, hi int) {
+		logq := make([]float64, k)
+		for r := lo; r < hi; r++ {
+			var kl float64
+			for g := r * cols; g < (r+1)*cols; g += k {
+				logSoftmax(logq, logits[g:g+k])
+				var negH float64 // sum_k q log q
+				for _, lq := range logq {
+					negH += math.Exp(lq) * lq
+				}
+				if grad == nil {
+					kl += negH + logK
+					continue
+				}
+				for j, lq := range logq {
+					res[g+j] = T(float64(dout[r]) * math.Exp(lq) * (lq - negH))
+				}
 			}
 			if grad == nil {
-				kl += negH + logK
-				continue
-			}
-			for j, lq := range logq {
-				res[g+j] = T(float64(dout[r]) * math.Exp(lq) * (lq - negH))
+				res[r] = T(kl)
 			}
 		}
-		if grad == nil {
-			res[r] = T(kl)
-		}
-	}
+	})
 	return out, nil
 }

@@ -62,7 +62,7 @@ func lossDo[T Float](inputs []G.Value) (G.Value, error) {
 }
 
 func (op lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(scaleOp{}, inputs[2], grad)
+	d, err := G.ApplyOp(scaleOp{buf: new(outBuf)}, inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,10 @@ func (op lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) 
 
 // scaleOp multiplies a vector by a scalar: the gradient of lossOp for rec and
 // kl is w * dL/dloss.
-type scaleOp struct{ pureOp }
+type scaleOp struct {
+	pureOp
+	buf *outBuf
+}
 
 func (op scaleOp) Arity() int                                        { return 2 }
 func (op scaleOp) Type() hm.Type                                     { return hm.NewFnType(vecT, elemT, vecT) }
@@ -85,12 +88,12 @@ func (op scaleOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return scaleDo[float32](inputs)
+		return scaleDo[float32](op.buf, inputs)
 	}
-	return scaleDo[float64](inputs)
+	return scaleDo[float64](op.buf, inputs)
 }
 
-func scaleDo[T Float](inputs []G.Value) (G.Value, error) {
+func scaleDo[T Float](buf *outBuf, inputs []G.Value) (G.Value, error) {
 	w, err := tensorData[T](inputs[0])
 	if err != nil {
 		return nil, err
@@ -99,8 +102,8 @@ func scaleDo[T Float](inputs []G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newLike(inputs[0].Dtype(), len(w))
-	res := out.Data().([]T)
+	out := buf.get(inputs[0].Dtype(), len(w))
+	res := floats[T](out)
 	for i, v := range w {
 		res[i] = T(float64(v) * c)
 	}

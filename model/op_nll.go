@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -18,7 +19,13 @@ import (
 // with softplus evaluated stably, so the result is finite for any finite l
 // (gorgonia's BinaryXent clamps with a constant that rounds to 1 in float32).
 // The output has shape (B); the gradient flows to l only.
-type bernoulliNLLOp struct{ pureOp }
+type bernoulliNLLOp struct {
+	pureOp
+	buf *outBuf
+	// residual holds sigmoid(l) - x from the last forward run, which is
+	// all the gradient needs: the forward pass computes exp(-|l|) anyway.
+	residual *outBuf
+}
 
 func (op bernoulliNLLOp) Arity() int                                        { return 2 }
 func (op bernoulliNLLOp) Type() hm.Type                                     { return hm.NewFnType(matT, matT, vecT) }
@@ -33,26 +40,32 @@ func (op bernoulliNLLOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return nllDo[float32](inputs, nil)
+		return nllDo[float32](op, inputs)
 	}
-	return nllDo[float64](inputs, nil)
+	return nllDo[float64](op, inputs)
 }
 
 func (op bernoulliNLLOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	d, err := G.ApplyOp(bernoulliNLLGradOp{}, inputs[0], inputs[1], grad)
+	// The logits give the gradient its shape and the forward output orders
+	// the two ops: the gradient reads the residual the forward run left.
+	d, err := G.ApplyOp(bernoulliNLLGradOp{buf: new(outBuf), residual: op.residual}, inputs[0], output, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{d, nil}, nil
 }
 
-// bernoulliNLLGradOp computes dL/dl = grad_b (sigmoid(l_i) - x_i) given
-// dL/dNLL (B).
-type bernoulliNLLGradOp struct{ pureOp }
+// bernoulliNLLGradOp computes dL/dl = grad_b (sigmoid(l_i) - x_i) from the
+// logits (B, D), for the shape, the forward op's output (B), for ordering,
+// and dL/dNLL (B), reading sigmoid(l) - x from the forward op's residual.
+type bernoulliNLLGradOp struct {
+	pureOp
+	buf, residual *outBuf
+}
 
 func (op bernoulliNLLGradOp) Arity() int { return 3 }
 func (op bernoulliNLLGradOp) Type() hm.Type {
-	return hm.NewFnType(matT, matT, vecT, matT)
+	return hm.NewFnType(matT, vecT, vecT, matT)
 }
 func (op bernoulliNLLGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0])
@@ -66,14 +79,15 @@ func (op bernoulliNLLGradOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return nllDo[float32](inputs[:2], inputs[2])
+		return nllGradDo[float32](op, inputs[2])
 	}
-	return nllDo[float64](inputs[:2], inputs[2])
+	return nllGradDo[float64](op, inputs[2])
 }
 
-// nllDo computes the NLL per row when grad is nil, and otherwise the
-// gradient of sum_b grad_b NLL_b with respect to the logits.
-func nllDo[T Float](inputs []G.Value, grad G.Value) (G.Value, error) {
+// nllDo computes the NLL of every row and keeps the residual
+// sigmoid(l) - x for the gradient. Rows are split across CPUs: this is the
+// widest elementwise work of a step.
+func nllDo[T Float](op bernoulliNLLOp, inputs []G.Value) (G.Value, error) {
 	l, err := tensorData[T](inputs[0])
 	if err != nil {
 		return nil, err
@@ -87,31 +101,51 @@ func nllDo[T Float](inputs []G.Value, grad G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("model: bernoulli NLL: logits shape %v, %d pixels", shape, len(x))
 	}
 	rows, cols := shape[0], shape[1]
-	if grad == nil {
-		out := newLike(inputs[0].Dtype(), rows)
-		res := out.Data().([]T)
-		for r := 0; r < rows; r++ {
+	out := op.buf.get(inputs[0].Dtype(), rows)
+	res := floats[T](out)
+	resid := floats[T](op.residual.get(inputs[0].Dtype(), rows, cols))
+	parallelRows(rows, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
 			var s float64
 			for i := r * cols; i < (r+1)*cols; i++ {
-				li := float64(l[i])
-				s += softplus(li) - float64(x[i])*li
+				li, xi := float64(l[i]), float64(x[i])
+				// softplus(l) = max(l,0) + log1p(e) and sigmoid(l) from
+				// the one exponential e = exp(-|l|).
+				e := math.Exp(-math.Abs(li))
+				s += math.Max(li, 0) + math.Log1p(e) - xi*li
+				sig := 1 / (1 + e)
+				if li < 0 {
+					sig = e / (1 + e)
+				}
+				resid[i] = T(sig - xi)
 			}
 			res[r] = T(s)
 		}
-		return out, nil
-	}
+	})
+	return out, nil
+}
+
+// nllGradDo scales the residual of every row by dL/dNLL of that row.
+func nllGradDo[T Float](op bernoulliNLLGradOp, grad G.Value) (G.Value, error) {
 	dout, err := tensorData[T](grad)
 	if err != nil {
 		return nil, err
 	}
+	if op.residual.t == nil {
+		return nil, fmt.Errorf("model: %v ran before its forward op", op)
+	}
+	shape := op.residual.t.Shape()
+	rows, cols := shape[0], shape[1]
 	if len(dout) != rows {
 		return nil, fmt.Errorf("model: bernoulli NLL gradient: %d values for %d rows", len(dout), rows)
 	}
-	out := newLike(inputs[0].Dtype(), rows, cols)
-	res := out.Data().([]T)
+	resid := floats[T](op.residual.t)
+	out := op.buf.get(op.residual.t.Dtype(), rows, cols)
+	res := floats[T](out)
 	for r := 0; r < rows; r++ {
+		d := dout[r]
 		for i := r * cols; i < (r+1)*cols; i++ {
-			res[i] = T(float64(dout[r]) * (sigmoid(float64(l[i])) - float64(x[i])))
+			res[i] = d * resid[i]
 		}
 	}
 	return out, nil

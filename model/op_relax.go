@@ -22,6 +22,7 @@ type relaxOp struct {
 	pureOp
 	k    int
 	hard bool
+	buf  *outBuf
 }
 
 func (op relaxOp) Arity() int                                        { return 3 }
@@ -43,48 +44,46 @@ func (op relaxOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func relaxDo[T Float](op relaxOp, inputs []G.Value) (G.Value, error) {
-	z, tau, err := relaxInputs[T](op.k, inputs)
-	if err != nil {
+	out := op.buf.get(inputs[0].Dtype(), inputs[0].Shape()...)
+	y := floats[T](out)
+	if err := relaxSoft(y, op.k, inputs); err != nil {
 		return nil, err
 	}
-	out := newLike(inputs[0].Dtype(), inputs[0].Shape()...)
-	y := out.Data().([]T)
-	softmaxGroups(y, z, op.k, tau)
 	if op.hard {
 		oneHotGroups(y, op.k)
 	}
 	return out, nil
 }
 
-// relaxInputs returns logits + noise and the temperature.
-func relaxInputs[T Float](k int, inputs []G.Value) ([]T, float64, error) {
+// relaxSoft writes softmax((logits + noise)/tau) of the inputs into y.
+func relaxSoft[T Float](y []T, k int, inputs []G.Value) error {
 	logits, err := tensorData[T](inputs[0])
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	noise, err := tensorData[T](inputs[1])
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	tau, err := scalarValue(inputs[2])
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	if len(noise) != len(logits) || len(logits)%k != 0 {
-		return nil, 0, fmt.Errorf("model: gumbel-softmax: %d logits, %d noise values, k=%d", len(logits), len(noise), k)
+	if len(noise) != len(logits) || len(y) != len(logits) || len(logits)%k != 0 {
+		return fmt.Errorf("model: gumbel-softmax: %d logits, %d noise values, k=%d", len(logits), len(noise), k)
 	}
 	if !(tau > 0) {
-		return nil, 0, fmt.Errorf("model: gumbel-softmax: temperature %v is not positive", tau)
+		return fmt.Errorf("model: gumbel-softmax: temperature %v is not positive", tau)
 	}
-	z := make([]T, len(logits))
-	for i := range z {
-		z[i] = logits[i] + noise[i]
+	for i := range y {
+		y[i] = logits[i] + noise[i]
 	}
-	return z, tau, nil
+	softmaxGroups(y, y, k, tau)
+	return nil
 }
 
 func (op relaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dlogits, err := G.ApplyOp(relaxGradOp{k: op.k}, inputs[0], inputs[1], inputs[2], grad)
+	dlogits, err := G.ApplyOp(relaxGradOp{k: op.k, buf: new(outBuf), soft: new(outBuf)}, inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +95,8 @@ func (op relaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // because in hard mode that output is the one-hot vector.
 type relaxGradOp struct {
 	pureOp
-	k int
+	k         int
+	buf, soft *outBuf // the gradient, and the soft sample y
 }
 
 func (op relaxGradOp) Arity() int { return 4 }
@@ -119,20 +119,23 @@ func (op relaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func relaxGradDo[T Float](op relaxGradOp, inputs []G.Value) (G.Value, error) {
-	z, tau, err := relaxInputs[T](op.k, inputs[:3])
-	if err != nil {
+	dt, shape := inputs[0].Dtype(), inputs[0].Shape()
+	y := floats[T](op.soft.get(dt, shape...))
+	if err := relaxSoft(y, op.k, inputs[:3]); err != nil {
 		return nil, err
 	}
 	dy, err := tensorData[T](inputs[3])
 	if err != nil {
 		return nil, err
 	}
-	if len(dy) != len(z) {
-		return nil, fmt.Errorf("model: gumbel-softmax gradient: %d values for %d outputs", len(dy), len(z))
+	if len(dy) != len(y) {
+		return nil, fmt.Errorf("model: gumbel-softmax gradient: %d values for %d outputs", len(dy), len(y))
 	}
-	y := make([]T, len(z))
-	softmaxGroups(y, z, op.k, tau)
-	out := newLike(inputs[0].Dtype(), inputs[0].Shape()...)
-	softmaxGroupsGrad(out.Data().([]T), y, dy, op.k, tau)
+	tau, err := scalarValue(inputs[2])
+	if err != nil {
+		return nil, err
+	}
+	out := op.buf.get(dt, shape...)
+	softmaxGroupsGrad(floats[T](out), y, dy, op.k, tau)
 	return out, nil
 }

@@ -35,7 +35,7 @@ func newRelaxProbe[T Float](t *testing.T, rows, k int, hard bool, logits, noise,
 	cn := G.NewMatrix(g, dt, G.WithName("c"), G.WithValue(p.c))
 	p.tau = G.NewScalar(g, dt, G.WithName("tau"))
 	var err error
-	if p.y, err = G.ApplyOp(relaxOp{k: k, hard: hard}, l, n, p.tau); err != nil {
+	if p.y, err = G.ApplyOp(newRelaxOp(k, hard), l, n, p.tau); err != nil {
 		t.Fatal(err)
 	}
 	prod, err := G.HadamardProd(p.y, cn)
@@ -235,7 +235,7 @@ func TestKLMatchesEnumeration(t *testing.T) {
 				want += qz * math.Log(qz/(1.0/(k*k)))
 			}
 		}
-		got, _ := runSingleOp(t, klOp{k: k}, tensor.New(tensor.WithShape(1, n*k), tensor.WithBacking(logits)))
+		got, _ := runSingleOp(t, newKLOp(k), tensor.New(tensor.WithShape(1, n*k), tensor.WithBacking(logits)))
 		if math.Abs(got[0]-want) > 1e-12 {
 			t.Errorf("trial %d: KL = %.15g, enumeration %.15g", trial, got[0], want)
 		}
@@ -257,9 +257,9 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 		op    G.Op
 		extra []*tensor.Dense
 	}{
-		{"KL k=3", klOp{k: 3}, nil},
-		{"KL k=2", klOp{k: 2}, nil},
-		{"Bernoulli NLL", bernoulliNLLOp{}, []*tensor.Dense{x}},
+		{"KL k=3", newKLOp(3), nil},
+		{"KL k=2", newKLOp(2), nil},
+		{"Bernoulli NLL", newNLLOp(), []*tensor.Dense{x}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := randomSlice(rng, rows*cols, 3)
@@ -297,12 +297,12 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 // softplus(-1e4) = 0 for x = 0, so those two pixels cost nothing while
 // x = 0 at l = 1e4 costs 1e4 nats.
 func TestExtremeLogitsFloat32(t *testing.T) {
-	kl, dkl := runSingleOp(t, klOp{k: 3},
+	kl, dkl := runSingleOp(t, newKLOp(3),
 		tensor.New(tensor.WithShape(1, 6), tensor.WithBacking([]float32{1e4, -1e4, 0, 200, 0, 0})))
 	if want := 2 * math.Log(3); math.Abs(kl[0]-want) > 1e-5 {
 		t.Errorf("KL = %v, want 2 log 3 = %v", kl[0], want)
 	}
-	nll, dnll := runSingleOp(t, bernoulliNLLOp{},
+	nll, dnll := runSingleOp(t, newNLLOp(),
 		tensor.New(tensor.WithShape(1, 3), tensor.WithBacking([]float32{1e4, -1e4, 1e4})),
 		tensor.New(tensor.WithShape(1, 3), tensor.WithBacking([]float32{1, 0, 0})))
 	if math.Abs(nll[0]-1e4) > 1e-2 {

@@ -15,13 +15,16 @@ type Params struct {
 	// Names are unique, in the order of Tensors: "enc0.w", "enc0.b", ...,
 	// then the decoder's "dec0.w", ...
 	Names []string
-	// Tensors are (in, out) weight matrices and (1, out) biases.
+	// Tensors are (out, in) weight matrices, as in PyTorch, and (1, out)
+	// biases: layer l maps h to h W^T + b.
 	Tensors []*tensor.Dense
 }
 
 // NewParams initialises the weights of cfg from rng the way PyTorch's
 // nn.Linear does, so that runs compare with the reference peer: every weight
 // and bias of a layer with fan-in n is drawn from U(-1/sqrt(n), 1/sqrt(n)).
+// Weights are drawn in (in, out) row-major order and stored transposed, so a
+// seed gives the same model as before the (out, in) layout was adopted.
 // dt is tensor.Float32 for training or tensor.Float64 for gradient checks.
 func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	if err := cfg.Validate(); err != nil {
@@ -34,14 +37,16 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	for _, spec := range cfg.paramSpecs() {
 		bound := 1 / math.Sqrt(float64(spec.fanIn))
 		d := tensor.New(tensor.WithShape(spec.shape...), tensor.Of(dt))
-		switch s := d.Data().(type) {
-		case []float32:
-			for i := range s {
-				s[i] = float32(bound * (2*rng.Float64() - 1))
-			}
-		case []float64:
-			for i := range s {
-				s[i] = bound * (2*rng.Float64() - 1)
+		rows, cols := spec.shape[0], spec.shape[1]
+		for j := 0; j < cols; j++ { // (out, in) filled column by column
+			for i := 0; i < rows; i++ {
+				v := bound * (2*rng.Float64() - 1)
+				switch s := d.Data().(type) {
+				case []float32:
+					s[i*cols+j] = float32(v)
+				case []float64:
+					s[i*cols+j] = v
+				}
 			}
 		}
 		p.Names = append(p.Names, spec.name)

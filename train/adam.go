@@ -1,6 +1,10 @@
 package train
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
 
 // Adam is the optimiser of Kingma & Ba (2015) over float32 parameter slices,
 // with the usual defaults beta1 = 0.9, beta2 = 0.999, eps = 1e-8. For
@@ -47,14 +51,29 @@ func (a *Adam) Step(params, grads [][]float32) {
 	// w -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps), folded into two constants.
 	step := float32(a.LR / c1)
 	invSqrtC2 := float32(1 / math.Sqrt(c2))
-	for i, w := range params {
-		g, m, v := grads[i], a.M[i], a.V[i]
+	update := func(w, g, m, v []float32) {
 		for j := range w {
 			m[j] = adamBeta1*m[j] + (1-adamBeta1)*g[j]
 			v[j] = adamBeta2*v[j] + (1-adamBeta2)*g[j]*g[j]
 			w[j] -= step * m[j] / (sqrt32(v[j])*invSqrtC2 + adamEps)
 		}
 	}
+	// Every element is updated independently, so splitting the work
+	// across CPUs changes no result.
+	var wg sync.WaitGroup
+	for i, w := range params {
+		g, m, v := grads[i], a.M[i], a.V[i]
+		parts := min(runtime.GOMAXPROCS(0), 1+len(w)/(1<<15))
+		for p := range parts {
+			lo, hi := p*len(w)/parts, (p+1)*len(w)/parts
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				update(w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi])
+			}()
+		}
+	}
+	wg.Wait()
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"gsvae/backend"
 	"gsvae/data"
 	"gsvae/eval"
 	"gsvae/model"
@@ -96,8 +97,8 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 	}
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
-	fmt.Fprintf(out.Log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n",
-		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out)
+	fmt.Fprintf(out.Log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
+		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
 	for st.Epoch < cfg.Epochs {
 		if st.Order != nil {
 			if err := batches.Seek(st.Order, st.Next); err != nil {

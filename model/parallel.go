@@ -1,0 +1,28 @@
+package model
+
+import (
+	"runtime"
+	"sync"
+)
+
+// parallelRows splits rows [0, n) into one contiguous range per CPU and
+// calls f on each concurrently; work on fewer than minRows rows stays on
+// the calling goroutine. Each range is written by one goroutine only, so
+// results do not depend on the number of CPUs.
+func parallelRows(n, minRows int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/max(minRows, 1))
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
