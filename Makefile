@@ -9,7 +9,7 @@ BIN    := bin
 
 # BLAS: OpenBLAS (cgo, -tags openblas) when libopenblas-dev links, else
 # gonum's pure Go. Force one with `make BLAS=gonum ...` or `make BLAS=openblas ...`.
-BLAS ?= $(shell echo 'int main(void){return 0;}' | cc -x c - -lopenblas -o /dev/null >/dev/null 2>&1 && echo openblas || echo gonum)
+BLAS ?= $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo 'int main(void){return 0;}' | cc -x c - -lopenblas -o /dev/null >/dev/null 2>&1 && echo openblas || echo gonum)
 ifeq ($(BLAS),openblas)
 TAGS := -tags openblas
 else

@@ -7,8 +7,8 @@
 package backend
 
 import (
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
 )
 
 // BLAS returns the float32 BLAS in use, the one gorgonia also uses.

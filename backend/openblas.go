@@ -10,8 +10,8 @@ import "C"
 import (
 	"fmt"
 
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 )
 
 // Name is the BLAS this binary was built with.

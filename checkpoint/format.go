@@ -86,7 +86,8 @@ type Tensor struct {
 type File struct {
 	// Config is the run's configuration as JSON, stored verbatim.
 	Config []byte
-	// Tensors holds the weights first, then optimiser state; names are unique.
+	// Tensors holds named arrays such as weights and optimiser state, in
+	// the writer's order; names are unique.
 	Tensors []Tensor
 	// Blobs holds opaque state such as a serialized RNG, keyed by name.
 	Blobs map[string][]byte

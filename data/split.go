@@ -8,12 +8,14 @@ import (
 	"sync"
 )
 
-// Sizes of the standard MNIST files and of the splits Load makes of them.
+// TrainImages is the size of the training split: the first 50,000 images
+// of MNIST's training file (the last 10,000 are the validation split).
+const TrainImages = 50_000
+
+// Sizes of the standard MNIST files.
 const (
 	trainFileImages = 60_000
 	testFileImages  = 10_000
-	trainImages     = 50_000
-	validImages     = trainFileImages - trainImages
 )
 
 // Seeds of the fixed binarization, one per split, so that the three splits
@@ -71,12 +73,12 @@ func Load(dir string, limit int) (train, valid, test *Split, err error) {
 	if nTestFile != testFileImages {
 		return nil, nil, nil, fmt.Errorf("%s: has %d images, want %d", testPath, nTestFile, testFileImages)
 	}
-	nTrain := trainImages
+	nTrain := TrainImages
 	if limit > 0 && limit < nTrain {
 		nTrain = limit
 	}
 	train = newSplit("train", trainPix[:nTrain*Pixels:nTrain*Pixels], trainSeed)
-	valid = newSplit("valid", trainPix[trainImages*Pixels:], validSeed)
+	valid = newSplit("valid", trainPix[TrainImages*Pixels:], validSeed)
 	test = newSplit("test", testPix, testSeed)
 	return train, valid, test, nil
 }

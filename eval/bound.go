@@ -62,7 +62,9 @@ func NegELBO(ctx context.Context, cfg model.Config, p *model.Params, s *data.Spl
 		if err := ctx.Err(); err != nil {
 			return Bound{}, err
 		}
-		gr.SetRows(rows)
+		if err := gr.SetRows(rows); err != nil {
+			return Bound{}, err
+		}
 		perImage := make([]float64, rows)
 		for range samples {
 			model.SampleGumbel(noise, rng)

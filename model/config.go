@@ -51,15 +51,26 @@ func (c Config) Validate() error {
 	if c.Latent() > maxWidth || c.Input > maxWidth || len(c.Hidden) > 16 {
 		return fmt.Errorf("model: %d inputs, %d latent units, %d hidden layers: too large", c.Input, c.Latent(), len(c.Hidden))
 	}
+	n := 0
+	for _, spec := range c.paramSpecs() {
+		n += spec.shape[0] * spec.shape[1]
+	}
+	if n > maxParams {
+		return fmt.Errorf("model: %d parameters: at most %d fit in memory with their optimiser state", n, maxParams)
+	}
 	return nil
 }
+
+// maxParams bounds the number of weights (64M: 256 MB in float32, 1 GB with
+// Adam's moments and the gradients).
+const maxParams = 1 << 26
 
 // maxWidth bounds every layer width, so that a configuration read from a
 // file cannot ask for more memory than a real model needs.
 const maxWidth = 1 << 16
 
 // Shapes returns the name and shape of every parameter tensor of the
-// architecture, in the order of Params: for each layer its (in, out)
+// architecture, in the order of Params: for each layer its (out, in)
 // weights "<layer>.w" then its (1, out) bias "<layer>.b". Loaders compare a
 // file against it before allocating anything.
 func (c Config) Shapes() (names []string, shapes [][]int) {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -63,7 +64,9 @@ func NewGraph(cfg Config, p *Params, opt Options) (*Graph, error) {
 		Noise:  newLike(dt, opt.Batch, cfg.Latent()),
 		weight: newLike(dt, opt.Batch),
 	}
-	gr.SetRows(opt.Batch)
+	if err := gr.SetRows(opt.Batch); err != nil {
+		return nil, err
+	}
 	if err := gr.build(p, dt); err != nil {
 		return nil, fmt.Errorf("model: build graph: %w", err)
 	}
@@ -143,10 +146,12 @@ func (gr *Graph) SetTau(tau float64) error {
 	return G.Let(gr.tau, tau)
 }
 
-// SetRows declares that only the first n rows of X hold data: the loss is
-// the mean over those rows and the rest get zero weight.
-func (gr *Graph) SetRows(n int) {
-	n = min(max(n, 1), gr.opt.Batch)
+// SetRows declares that only the first n rows of X hold data, 1 <= n <=
+// Batch: the loss is the mean over those rows and the rest get zero weight.
+func (gr *Graph) SetRows(n int) error {
+	if n < 1 || n > gr.opt.Batch {
+		return fmt.Errorf("model: %d rows in a batch of %d", n, gr.opt.Batch)
+	}
 	switch w := gr.weight.Data().(type) {
 	case []float32:
 		for i := range w {
@@ -157,6 +162,7 @@ func (gr *Graph) SetRows(n int) {
 			w[i] = boolTo(i < n) / float64(n)
 		}
 	}
+	return nil
 }
 
 func boolTo(b bool) float64 {
@@ -207,7 +213,7 @@ func (gr *Graph) Grads() []*tensor.Dense {
 func scalarOf(v G.Value) float64 {
 	f, err := scalarValue(v)
 	if err != nil {
-		return nan()
+		return math.NaN()
 	}
 	return f
 }

@@ -122,7 +122,9 @@ func TestGraphMatchesReference(t *testing.T) {
 			if err := gr.SetTau(tc.tau); err != nil {
 				t.Fatal(err)
 			}
-			gr.SetRows(tc.rows)
+			if err := gr.SetRows(tc.rows); err != nil {
+				t.Fatal(err)
+			}
 			if err := gr.Run(); err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,7 @@ type Float interface{ ~float32 | ~float64 }
 // softmaxGroups writes into y (which may be z itself) the softmax of each
 // group of k consecutive values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
 // with m the group's maximum of z/tau, so no exponent is positive and the sum
-// is at least 1: finite for every finite input.
+// is at least 1: finite whenever z/tau is.
 func softmaxGroups[T Float](y, z []T, k int, tau float64) {
 	for g := 0; g < len(z); g += k {
 		zg, yg := z[g:g+k], y[g:g+k]
@@ -79,19 +79,4 @@ func logSoftmax[T Float](dst []float64, z []T) {
 	for j, v := range z {
 		dst[j] = float64(v) - lse
 	}
-}
-
-// softplus is log(1 + exp(l)) computed as max(l, 0) + log1p(exp(-|l|)),
-// which neither overflows for large l nor loses precision for small l.
-func softplus(l float64) float64 {
-	return math.Max(l, 0) + math.Log1p(math.Exp(-math.Abs(l)))
-}
-
-// sigmoid is 1/(1+exp(-l)), written so that exp never overflows.
-func sigmoid(l float64) float64 {
-	if l >= 0 {
-		return 1 / (1 + math.Exp(-l))
-	}
-	e := math.Exp(l)
-	return e / (1 + e)
 }

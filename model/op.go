@@ -11,8 +11,9 @@ import (
 )
 
 // pureOp holds the methods every custom op of this package shares: each
-// returns a freshly allocated value, calls no C code and never overwrites
-// its inputs.
+// writes into a buffer it owns and reuses (see outBuf), never overwrites
+// its inputs, and is not marked as calling C code (a BLAS call may, but
+// gorgonia only uses the flag for scheduling hints).
 type pureOp struct{}
 
 func (pureOp) ReturnsPtr() bool     { return false }

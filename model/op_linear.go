@@ -20,6 +20,7 @@ import (
 // One op replaces gorgonia's Mul, BroadcastAdd (which materialises the
 // repeated bias) and Rectify, and writes into a buffer it reuses.
 type linearOp struct {
+	pureOp
 	name      string // the layer, for messages and hashing
 	relu      bool
 	inputGrad bool // whether x needs a gradient (false for the data)
@@ -32,9 +33,6 @@ func newLinearOp(name string, relu, inputGrad bool) linearOp {
 
 func (op linearOp) Arity() int                                        { return 3 }
 func (op linearOp) Type() hm.Type                                     { return hm.NewFnType(matT, matT, matT, matT) }
-func (op linearOp) ReturnsPtr() bool                                  { return false }
-func (op linearOp) CallsExtern() bool                                 { return false }
-func (op linearOp) OverwritesInput() int                              { return -1 }
 func (op linearOp) String() string                                    { return fmt.Sprintf("Linear{%s,relu=%t}", op.name, op.relu) }
 func (op linearOp) WriteHash(h hash.Hash)                             { writeHash(h, op) }
 func (op linearOp) Hashcode() uint32                                  { return hashOp(op) }
@@ -270,9 +268,9 @@ func colSumDo[T Float](op colSumOp, inputs []G.Value) (G.Value, error) {
 	return res, nil
 }
 
-// gemm computes C = alpha-free op(A) op(B) + beta C with the BLAS in use
-// (gorgonia's, so -tags openblas switches it too), dispatching on the
-// element type.
+// gemm computes C = op(A) op(B) + beta C with gorgonia's BLAS (OpenBLAS
+// when the binary links gsvae/backend built with -tags openblas, else
+// gonum's), dispatching on the element type.
 func gemm[T Float](transA, transB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if transA {

@@ -9,14 +9,14 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// relaxOp is the Gumbel-Softmax relaxation (Jang et al. 2017, eq. 1) of
+// relaxOp is the Gumbel-Softmax relaxation (Jang et al. 2017, eq. 2) of
 // each group of k consecutive logits:
 //
 //	y = softmax((logits + g) / tau)
 //
 // with inputs logits (B, N*K), Gumbel noise g (B, N*K) and the temperature
 // tau (a scalar). When hard is set the output is the one-hot vector of
-// argmax y (eq. 3 of the paper: a straight-through estimator) while the
+// argmax y (the straight-through estimator of Sec. 2.2) while the
 // gradient stays that of the relaxed y. The gradient flows to logits only.
 type relaxOp struct {
 	pureOp

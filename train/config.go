@@ -13,7 +13,7 @@ import (
 // <Out>/config.json and into every checkpoint, so a run can be resumed and
 // a checkpoint sampled from without repeating any flag.
 type Config struct {
-	Model model.Config `json:"model"`
+	Model model.Config `json:"model"` // the architecture
 
 	Epochs int     `json:"epochs"` // passes over the training images
 	Batch  int     `json:"batch"`  // images per update
@@ -31,9 +31,9 @@ type Config struct {
 	Hard bool `json:"hard"`
 
 	Binarize string `json:"binarize"` // "fixed" or "dynamic" (see data.Binarization)
-	Seed     uint64 `json:"seed"`     // seeds weights, shuffling, noise and binarization draws
+	Seed     uint64 `json:"seed"`     // seeds weights, shuffling, noise and dynamic binarization draws
 	Limit    int    `json:"limit"`    // train on the first Limit images only; 0 means all 50,000
-	Out      string `json:"out"`      // folder of config.json, metrics.jsonl and model.ckpt
+	Out      string `json:"out"`      // folder of config.json, metrics.jsonl, model.ckpt, best.ckpt, train.lock
 	Data     string `json:"data"`     // folder of the MNIST idx files; "" finds GoMNIST's
 }
 
@@ -62,8 +62,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Epochs < 1:
 		return fmt.Errorf("-epochs %d: need at least 1", c.Epochs)
-	case c.Batch < 1:
-		return fmt.Errorf("-batch %d: need at least 1", c.Batch)
+	case c.Batch < 1 || c.Batch > maxBatch:
+		return fmt.Errorf("-batch %d: need 1 to %d", c.Batch, maxBatch)
 	case !(c.LR > 0) || c.LR > 1:
 		return fmt.Errorf("-lr %v: need 0 < lr <= 1", c.LR)
 	case c.Model.N < 1:
@@ -80,8 +80,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("-anneal-rate %v: need 0 <= rate <= 1", c.AnnealRate)
 	case c.AnnealEvery < 1:
 		return fmt.Errorf("-anneal-every %d: need at least 1", c.AnnealEvery)
-	case c.Limit < 0:
-		return fmt.Errorf("-limit %d: need 0 (all images) or a positive count", c.Limit)
+	case c.Limit < 0 || c.Limit > data.TrainImages:
+		return fmt.Errorf("-limit %d: need 0 (all %d images) or 1 to %d", c.Limit, data.TrainImages, data.TrainImages)
 	case c.Out == "":
 		return errors.New("-out: need a folder")
 	}
@@ -99,6 +99,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// maxBatch bounds -batch: beyond it a batch's activations alone need
+// gigabytes.
+const maxBatch = 10000
 
 // temperature returns tau at global step t under c's schedule.
 func (c Config) temperature(t int) float64 {

@@ -1,8 +1,11 @@
 package train
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -64,6 +67,35 @@ func appendMetrics(dir string, m Metrics) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("append %s: %w", path, err)
+	}
+	return nil
+}
+
+// truncateMetrics keeps the first `epochs` lines of dir/metrics.jsonl (none
+// for a fresh run), dropping lines of epochs no checkpoint records.
+func truncateMetrics(dir string, epochs int) error {
+	path := filepath.Join(dir, MetricsFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	keep, lines := 0, 0
+	for keep < len(b) && lines < epochs {
+		i := bytes.IndexByte(b[keep:], '\n')
+		if i < 0 {
+			break
+		}
+		keep += i + 1
+		lines++
+	}
+	if keep == len(b) {
+		return nil
+	}
+	if err := os.Truncate(path, int64(keep)); err != nil {
+		return fmt.Errorf("truncate %s: %w", path, err)
 	}
 	return nil
 }

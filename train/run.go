@@ -33,19 +33,25 @@ type Output struct {
 var ErrExists = errors.New("output folder already holds a run")
 
 // Run trains a fresh model with cfg and writes its files to cfg.Out. It
-// refuses an Out that already holds a checkpoint (resume it instead). A
-// cancelled ctx stops the run after the current update and saves the
-// position reached to model.ckpt, from which Resume continues exactly.
-func Run(ctx context.Context, cfg Config, out Output) error {
+// refuses an Out that already holds a checkpoint (resume it instead) or
+// that another train process holds. A cancelled ctx stops the run after
+// the current update and saves the position reached to model.ckpt, from
+// which Resume continues exactly.
+func Run(ctx context.Context, cfg Config, out Output) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("create output folder: %w", err)
+	}
+	unlock, err := lockRun(cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
 	ckpt := filepath.Join(cfg.Out, CheckpointFile)
 	if _, err := os.Stat(ckpt); err == nil {
 		return fmt.Errorf("%w: %s exists; pass -resume to continue it or choose another -out", ErrExists, ckpt)
-	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("create output folder: %w", err)
 	}
 	st, err := NewState(cfg)
 	if err != nil {
@@ -56,27 +62,53 @@ func Run(ctx context.Context, cfg Config, out Output) error {
 
 // Resume continues the run of st, loaded from its checkpoint (see Load)
 // and with Epochs possibly raised, until st.Config.Epochs epochs are done.
-func Resume(ctx context.Context, st *State, out Output) error {
+// It refuses if the checkpoint on disk changed since st was loaded (another
+// process trained in between).
+func Resume(ctx context.Context, st *State, out Output) (err error) {
 	if err := st.Config.Validate(); err != nil {
 		return err
 	}
+	unlock, err := lockRun(st.Config.Out)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
+	path := filepath.Join(st.Config.Out, CheckpointFile)
+	now, err := Load(path)
+	if err != nil {
+		return err
+	}
+	if now.Step != st.Step || now.Epoch != st.Epoch || now.Next != st.Next {
+		return fmt.Errorf("%s changed while it was being loaded (now epoch %d, step %d); resume again", path, now.Epoch, now.Step)
+	}
 	if st.Epoch >= st.Config.Epochs {
-		fmt.Fprintf(out.Log, "%s already has %d of %d epochs: nothing to do (raise -epochs to train further)\n", st.Config.Out, st.Epoch, st.Config.Epochs)
+		fmt.Fprintf(logOf(out), "%s already has %d of %d epochs: nothing to do (raise -epochs to train further)\n", st.Config.Out, st.Epoch, st.Config.Epochs)
 		return nil
 	}
 	return st.run(ctx, out)
 }
 
+// logOf returns out.Log, or io.Discard when it is nil.
+func logOf(out Output) io.Writer {
+	if out.Log == nil {
+		return io.Discard
+	}
+	return out.Log
+}
+
 // run trains from st until st.Config.Epochs epochs are complete, saving
-// after every epoch, and on interruption saving the position reached.
-func (st *State) run(ctx context.Context, out Output) (err error) {
+// after every epoch, and on interruption saving the position reached. The
+// caller holds the folder's lock.
+func (st *State) run(ctx context.Context, out Output) error {
 	cfg := st.Config
-	unlock, err := lockRun(cfg.Out)
-	if err != nil {
+	log := logOf(out)
+	if err := writeConfig(cfg.Out, cfg); err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, unlock()) }()
-	if err := writeConfig(cfg.Out, cfg); err != nil {
+	// metrics.jsonl keeps one line per completed epoch: a crash between
+	// saving a checkpoint and appending its line, or a stale file in a
+	// fresh folder, is put right here.
+	if err := truncateMetrics(cfg.Out, st.Epoch); err != nil {
 		return err
 	}
 	dir, err := data.FindDir(cfg.Data)
@@ -97,7 +129,7 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 	}
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
-	fmt.Fprintf(out.Log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
+	fmt.Fprintf(log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
 		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
 	for st.Epoch < cfg.Epochs {
 		if st.Order != nil {
@@ -110,7 +142,7 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 			st.EpochLoss, st.EpochImages = 0, 0
 		}
 		start := time.Now()
-		err := st.epoch(ctx, gr, batches, rng, out.Progress)
+		updates, err := st.epoch(ctx, gr, batches, rng, out.Progress)
 		trainSecs := time.Since(start).Seconds()
 		var valid eval.Bound
 		if err == nil {
@@ -118,7 +150,7 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return st.interrupt(batches, out.Log, err)
+				return st.interrupt(batches, log, err)
 			}
 			return err
 		}
@@ -126,24 +158,29 @@ func (st *State) run(ctx context.Context, out Output) (err error) {
 		m := Metrics{
 			Epoch: st.Epoch, Step: st.Step, Tau: cfg.temperature(st.Step - 1),
 			TrainNegELBO: st.EpochLoss / float64(st.EpochImages), ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
-			Seconds: time.Since(start).Seconds(), StepsPerSec: float64(batches.Len()) / trainSecs,
+			Seconds: time.Since(start).Seconds(),
+		}
+		if trainSecs > 0 {
+			m.StepsPerSec = float64(updates) / trainSecs
 		}
 		best := valid.NegELBO < st.BestValid
 		if best {
 			st.BestValid = valid.NegELBO
 		}
-		if err := st.Save(filepath.Join(cfg.Out, CheckpointFile)); err != nil {
-			return err
-		}
+		// best.ckpt first: model.ckpt records BestValid, so it must not
+		// claim a best that best.ckpt does not hold yet.
 		if best {
 			if err := st.Save(filepath.Join(cfg.Out, BestFile)); err != nil {
 				return err
 			}
 		}
+		if err := st.Save(filepath.Join(cfg.Out, CheckpointFile)); err != nil {
+			return err
+		}
 		if err := appendMetrics(cfg.Out, m); err != nil {
 			return err
 		}
-		fmt.Fprintf(out.Log, "epoch %3d/%d  train -ELBO %7.2f  valid -ELBO %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
+		fmt.Fprintf(log, "epoch %3d/%d  train -ELBO %7.2f  valid -ELBO %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
 			m.Epoch, cfg.Epochs, m.TrainNegELBO, m.ValidNegELBO, m.ValidSE, m.Tau, m.Step, m.Seconds)
 	}
 	return nil
@@ -164,34 +201,37 @@ func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) er
 }
 
 // epoch continues the current epoch of batches to its end, accumulating the
-// training loss in st. It checks ctx before every update and stops with
-// ctx's error, leaving batches and the random stream just after the last
-// update, so that the position can be saved and resumed exactly.
-func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) error {
+// training loss in st, and returns the number of updates it made. It checks
+// ctx before every update and stops with ctx's error, leaving batches and
+// the random stream just after the last update, so that the position can be
+// saved and resumed exactly.
+func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) (updates int, err error) {
 	cfg := st.Config
+	// The bar only draws on stderr: its drawing errors are not the run's.
 	bar := newBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
-	defer bar.Exit()
+	defer func() { _ = bar.Exit() }()
 	if _, next := batches.Position(); next > 0 {
-		bar.Set((next + cfg.Batch - 1) / cfg.Batch)
+		_ = bar.Set((next + cfg.Batch - 1) / cfg.Batch)
 	}
-	x := gr.X.Data().([]float32)
+	x := gr.X.Float32s()
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return updates, err
 		}
 		rows := batches.Next(x)
 		if rows == 0 {
-			return nil
+			return updates, nil
 		}
 		tau := cfg.temperature(st.Step)
 		loss, err := st.update(gr, rows, tau, rng)
 		if err != nil {
-			return err
+			return updates, err
 		}
+		updates++
 		st.EpochLoss += loss * float64(rows)
 		st.EpochImages += rows
 		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.2f  tau %.3f", st.Epoch+1, cfg.Epochs, loss, tau))
-		bar.Add(1)
+		_ = bar.Add(1)
 	}
 }
 
@@ -203,7 +243,9 @@ func (st *State) update(gr *model.Graph, rows int, tau float64, rng *rand.Rand) 
 	if err := gr.SetTau(tau); err != nil {
 		return 0, err
 	}
-	gr.SetRows(rows)
+	if err := gr.SetRows(rows); err != nil {
+		return 0, err
+	}
 	model.SampleGumbel(gr.Noise.Data().([]float32), rng)
 	if err := gr.Run(); err != nil {
 		return 0, fmt.Errorf("step %d: %w", st.Step, err)
@@ -230,7 +272,10 @@ var ErrNonFinite = errors.New("non-finite value")
 // checkFinite returns ErrNonFinite, naming the step and the term or
 // parameter that went bad, unless the loss and every gradient are finite.
 func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) error {
-	last := fmt.Sprintf("the checkpoint of epoch %d is kept in %s", st.Epoch, st.Config.Out)
+	last := "no checkpoint was written yet"
+	if _, err := os.Stat(filepath.Join(st.Config.Out, CheckpointFile)); err == nil {
+		last = fmt.Sprintf("%s is kept as it was", filepath.Join(st.Config.Out, CheckpointFile))
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		var bad []string
 		for _, t := range []struct {

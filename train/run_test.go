@@ -197,8 +197,8 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Checkpoints whose configuration does not fit their tensors: K = 5
-	// over K = 4 tensors, and a hidden layer of 60,000 units that would
-	// need ~200 MB if it were allocated before the shapes are checked.
+	// over K = 4 tensors, and a hidden layer of 20,000 units that would
+	// need ~190 MB if it were allocated before the shapes are checked.
 	foreign := func(name string, edit func(*Config)) string {
 		f, err := st.file()
 		if err != nil {
@@ -216,7 +216,7 @@ func TestLoadErrors(t *testing.T) {
 		return path
 	}
 	k5 := foreign("k5.ckpt", func(c *Config) { c.Model.K = 5 })
-	wide := foreign("wide.ckpt", func(c *Config) { c.Model.Hidden = []int{60000, 8} })
+	wide := foreign("wide.ckpt", func(c *Config) { c.Model.Hidden = []int{20000, 8} })
 	huge := foreign("huge.ckpt", func(c *Config) { c.Model.Hidden = []int{1 << 26, 8} })
 	for _, tc := range []struct {
 		name, path string
@@ -443,7 +443,7 @@ func TestEpochsLowerLoss(t *testing.T) {
 	for e := 0; e < 20; e++ {
 		batches.Shuffle()
 		st.EpochLoss, st.EpochImages = 0, 0
-		if err := st.epoch(context.Background(), gr, batches, rng, nil); err != nil {
+		if _, err := st.epoch(context.Background(), gr, batches, rng, nil); err != nil {
 			t.Fatal(err)
 		}
 		loss := st.EpochLoss / float64(st.EpochImages)
@@ -479,6 +479,9 @@ func TestValidate(t *testing.T) {
 		{"-anneal-rate", func(c *Config) { c.AnnealRate = -1 }},
 		{"-anneal-every", func(c *Config) { c.AnnealEvery = 0 }},
 		{"-limit", func(c *Config) { c.Limit = -5 }},
+		{"-limit", func(c *Config) { c.Limit = 50001 }},
+		{"-batch", func(c *Config) { c.Batch = 1 << 40 }},
+		{"parameters", func(c *Config) { c.Model.Hidden = []int{60000, 8} }},
 		{"-binarize", func(c *Config) { c.Binarize = "otsu" }},
 		{"-out", func(c *Config) { c.Out = file }},
 	} {
@@ -490,5 +493,34 @@ func TestValidate(t *testing.T) {
 	}
 	if err := Defaults().Validate(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestTruncateMetrics checks that metrics.jsonl is cut back to the epochs a
+// checkpoint records, and left alone when it has no more lines than that.
+func TestTruncateMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		epochs int
+		want   string
+	}{
+		{0, ""},
+		{1, "{\"epoch\":1}\n"},
+		{3, "{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3}\n"},
+		{5, "{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3}\n"},
+	} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, MetricsFile)
+		if err := os.WriteFile(path, []byte("{\"epoch\":1}\n{\"epoch\":2}\n{\"epoch\":3}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := truncateMetrics(dir, tc.epochs); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != tc.want {
+			t.Errorf("epochs %d: file %q (%v), want %q", tc.epochs, got, err, tc.want)
+		}
+	}
+	if err := truncateMetrics(t.TempDir(), 2); err != nil {
+		t.Errorf("no metrics file: %v", err)
 	}
 }

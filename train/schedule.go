@@ -3,7 +3,7 @@ package train
 import "math"
 
 // Temperature returns the Gumbel-Softmax temperature at global step t (the
-// number of updates already made), following Jang et al. (2017), Sec. 4.1:
+// number of updates already made), following Jang et al. (2017), Sec. 4:
 //
 //	tau(t) = max(tauMin, tau0 * exp(-rate * s)),  s = every * floor(t / every)
 //

@@ -18,9 +18,9 @@ import (
 // the settings, the weights, the optimiser's moments, the counters and the
 // position of the random stream. It is what a checkpoint holds.
 type State struct {
-	Config Config
-	Params *model.Params
-	Opt    *Adam
+	Config Config        // the run's settings
+	Params *model.Params // the weights
+	Opt    *Adam         // the optimiser and its moments
 	// Epoch and Step count the epochs completed and the updates made.
 	Epoch, Step int
 	// RNG drives shuffling, dynamic binarization and the Gumbel noise of

@@ -57,6 +57,10 @@ func (g *grid) writePNG(path string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := png.Encode(tmp, g.img); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)

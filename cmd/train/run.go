@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,9 +21,10 @@ Usage:
   train -resume -out DIR [-epochs E]   continue the run saved in DIR
 
 Every epoch prints one line (train -ELBO, valid -ELBO with discrete samples,
-temperature, seconds) and saves DIR/model.ckpt, DIR/metrics.jsonl and
-DIR/config.json. Ctrl-C stops after the current update, keeping the last
-epoch's checkpoint.`
+temperature, seconds) and saves DIR/model.ckpt, DIR/best.ckpt (lowest valid
+-ELBO), DIR/metrics.jsonl and DIR/config.json. Ctrl-C stops after the current
+update, saves the position reached to DIR/model.ckpt and exits with status
+130; train -resume -out DIR continues exactly there.`
 
 // newFlags defines every flag of train, bound to the fields of cfg with
 // cfg's values as defaults.
@@ -42,7 +44,7 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.StringVar(&cfg.Binarize, "binarize", cfg.Binarize, "pixel binarization: `fixed` (one draw, seeded, the paper's protocol) or dynamic (a fresh draw per use)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random `seed` for weights, shuffling and noise: the same seed gives the same model")
 	fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "train on the first `n` training images only (0: all 50,000), for quick runs")
-	fs.StringVar(&cfg.Out, "out", cfg.Out, "output `folder` for config.json, metrics.jsonl and model.ckpt")
+	fs.StringVar(&cfg.Out, "out", cfg.Out, "output `folder` for config.json, metrics.jsonl, model.ckpt and best.ckpt")
 	fs.StringVar(&cfg.Data, "data", cfg.Data, "`folder` with the MNIST idx .gz files (default: the GoMNIST Go module's data folder)")
 	fs.BoolVar(resume, "resume", false, "continue the run saved in -out with its saved settings (only -epochs and -data may change)")
 	return fs
@@ -61,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return cli.UsageError{Err: err}
 		}
 		return train.Run(ctx, cfg, out)
+	}
+	if fi, err := os.Stat(cfg.Out); err == nil && !fi.IsDir() {
+		return cli.Usagef("-out %s is a file, not a run folder", cfg.Out)
 	}
 	st, err := train.Load(filepath.Join(cfg.Out, train.CheckpointFile))
 	if err != nil {

@@ -24,7 +24,10 @@ const (
 // UsageError marks an error in the command line; Main exits with ExitUsage.
 type UsageError struct{ Err error }
 
+// Error returns the message of the wrapped error.
 func (e UsageError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error, for errors.Is and errors.As.
 func (e UsageError) Unwrap() error { return e.Err }
 
 // Usagef returns a UsageError with a formatted message.
