@@ -31,7 +31,7 @@ type Batches struct {
 // NewBatches returns shuffled minibatches of size rows over s, for
 // training. bin selects Fixed (rows are copied from s.Binary) or Dynamic
 // (each time a row is emitted its pixels are drawn afresh as Bernoulli of
-// s.Intensity using rng). rng drives the shuffling and the dynamic draws;
+// the intensities float32(v)/255 of s.Intensity using rng). rng drives the shuffling and the dynamic draws;
 // it is the caller's seeded generator, so a run is reproducible from its
 // seed. Call Shuffle to start each epoch, the first included.
 //
@@ -131,8 +131,10 @@ func (b *Batches) Shuffle() {
 }
 
 // Next fills dst[:rows*Pixels] with the next batch of the epoch and returns
-// rows, which is size except possibly for the last, short, batch. It
-// returns 0 once the epoch is exhausted, until Shuffle starts another.
+// rows, which is size except possibly for the last, short, batch. The
+// pixels are the split's bytes (Fixed) or fresh draws (Dynamic) converted
+// to float32 0 or 1, the model's input type. It returns 0 once the epoch
+// is exhausted, until Shuffle starts another.
 // dst must have len >= size*Pixels; Next panics otherwise (a programmer
 // error).
 func (b *Batches) Next(dst []float32) int {
@@ -144,11 +146,13 @@ func (b *Batches) Next(dst []float32) int {
 		i := b.order[b.pos+r]
 		out := dst[r*Pixels : (r+1)*Pixels]
 		if b.bin == Dynamic {
-			for j, p := range b.s.Intensity[i*Pixels : (i+1)*Pixels] {
-				out[j] = bernoulli(b.rng, p)
+			for j, v := range b.s.Intensity[i*Pixels : (i+1)*Pixels] {
+				out[j] = float32(bernoulli(b.rng, v))
 			}
 		} else {
-			copy(out, b.s.Binary[i*Pixels:(i+1)*Pixels])
+			for j, v := range b.s.Binary[i*Pixels : (i+1)*Pixels] {
+				out[j] = float32(v)
+			}
 		}
 	}
 	b.pos += rows

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -8,15 +9,18 @@ import (
 	"testing"
 )
 
-// indexSplit returns a split of n images whose Binary row i holds the
-// value i in every pixel, so a batch row tells which image it came from.
-// (Batches copies Binary without looking at it, so non-binary values are
-// fine here.)
+// indexSplit returns a split of n <= 256 images whose Binary row i holds
+// the value i in every pixel, so a batch row tells which image it came
+// from. (Batches converts Binary to float32 without looking at it, so
+// non-binary values are fine here.)
 func indexSplit(n int) *Split {
-	s := &Split{Name: "index", N: n, Intensity: make([]float32, n*Pixels), Binary: make([]float32, n*Pixels)}
+	if n > 256 {
+		panic("indexSplit: more images than byte values")
+	}
+	s := &Split{Name: "index", N: n, Intensity: make([]uint8, n*Pixels), Binary: make([]uint8, n*Pixels)}
 	for i := range n {
 		for j := range Pixels {
-			s.Binary[i*Pixels+j] = float32(i)
+			s.Binary[i*Pixels+j] = uint8(i)
 		}
 	}
 	return s
@@ -185,19 +189,19 @@ func TestBatchesOrder(t *testing.T) {
 	}
 }
 
-// constSplit returns one image with every intensity p and a fixed
-// binarization drawn from it.
-func constSplit(p float32) *Split {
-	s := &Split{Name: "const", N: 1, Intensity: make([]float32, Pixels), Binary: make([]float32, Pixels)}
+// constSplit returns one image with every grey level v (intensity v/255)
+// and a fixed binarization drawn from it.
+func constSplit(v uint8) *Split {
+	s := &Split{Name: "const", N: 1, Intensity: make([]uint8, Pixels), Binary: make([]uint8, Pixels)}
 	for j := range Pixels {
-		s.Intensity[j] = p
+		s.Intensity[j] = v
 	}
 	binarizeFixed(s.Binary, s.Intensity, 1, testSeed)
 	return s
 }
 
 func TestBatchesBinarization(t *testing.T) {
-	s := constSplit(0.5)
+	s := constSplit(128) // intensity 128/255, about 1/2
 	for _, bin := range []Binarization{Fixed, Dynamic} {
 		b := NewBatches(s, 1, bin, rand.New(rand.NewPCG(3, 4)))
 		rows := twoEpochRows(t, b)
@@ -216,7 +220,7 @@ func TestBatchesBinarization(t *testing.T) {
 		}
 		switch bin {
 		case Fixed:
-			if differ != 0 || !equalFloats(rows[0], s.Binary) {
+			if differ != 0 || !equalFloats(rows[0], toFloats(s.Binary)) {
 				t.Errorf("fixed: epochs differ in %d pixels or differ from Binary, want identical", differ)
 			}
 		case Dynamic:
@@ -244,11 +248,11 @@ func twoEpochRows(t *testing.T, b *Batches) [2][]float32 {
 
 func TestBatchesDynamicMean(t *testing.T) {
 	const images, size, epochs = 4, 3, 200
-	s := &Split{Name: "ramp", N: images, Intensity: make([]float32, images*Pixels), Binary: make([]float32, images*Pixels)}
+	s := &Split{Name: "ramp", N: images, Intensity: make([]uint8, images*Pixels), Binary: make([]uint8, images*Pixels)}
 	var sumP float64
 	for i := range s.Intensity {
-		s.Intensity[i] = float32(i%Pixels) / (Pixels - 1)
-		sumP += float64(s.Intensity[i])
+		s.Intensity[i] = uint8(i % Pixels * 255 / (Pixels - 1))
+		sumP += float64(s.Intensity[i]) / 255
 	}
 	b := NewBatches(s, size, Dynamic, rand.New(rand.NewPCG(5, 6)))
 	dst := make([]float32, size*Pixels)
@@ -276,12 +280,15 @@ func TestBatchesDynamicMean(t *testing.T) {
 }
 
 func TestBatchesDynamicExtremes(t *testing.T) {
-	for _, p := range []float32{0, 1} {
-		b := NewBatches(constSplit(p), 1, Dynamic, rand.New(rand.NewPCG(7, 8)))
+	for _, tt := range []struct {
+		v    uint8
+		want float32
+	}{{0, 0}, {255, 1}} {
+		b := NewBatches(constSplit(tt.v), 1, Dynamic, rand.New(rand.NewPCG(7, 8)))
 		for e, row := range twoEpochRows(t, b) {
 			for j, v := range row {
-				if v != p {
-					t.Fatalf("intensity %v, epoch %d: pixel %d = %v, want %v", p, e, j, v, p)
+				if v != tt.want {
+					t.Fatalf("grey level %d, epoch %d: pixel %d = %v, want %v", tt.v, e, j, v, tt.want)
 				}
 			}
 		}
@@ -341,5 +348,69 @@ func TestBatchesOrderDependsOnlyOnRNGState(t *testing.T) {
 	b, _ := epoch(t, fresh, size)
 	if !slices.Equal(a, b) {
 		t.Errorf("after restoring the rng state the order differs:\n%v\n%v", a, b)
+	}
+}
+
+// TestBernoulliMatchesFloat32 checks the draw on bytes against its
+// definition: from the same stream, bernoulli(v) is 1 exactly when
+// rng.Float64() < float64(float32(v)/255), the comparison the float32
+// pipeline made, for every grey level.
+func TestBernoulliMatchesFloat32(t *testing.T) {
+	for v := range 256 {
+		a := rand.New(rand.NewPCG(uint64(v), 1))
+		b := rand.New(rand.NewPCG(uint64(v), 1))
+		p := float32(v) / 255
+		for k := range 2000 {
+			want := uint8(0)
+			if b.Float64() < float64(p) {
+				want = 1
+			}
+			if got := bernoulli(a, uint8(v)); got != want {
+				t.Fatalf("grey level %d, draw %d: bernoulli = %d, want %d", v, k, got, want)
+			}
+		}
+	}
+}
+
+// TestBatchesDynamicGolden pins the dynamic draws of two shuffled epochs
+// on the real data. The values were produced by the float32 implementation
+// (intensities stored as float32(v)/255), so training with dynamic
+// binarization is bit-identical to runs made before pixels were stored as
+// bytes.
+func TestBatchesDynamicGolden(t *testing.T) {
+	_, train, _, test := loadFull(t)
+	tests := []struct {
+		s    *Split
+		ones int
+		hash uint64
+	}{
+		{test, 2077511, 0x953fd72f298bb9a2},
+		{train, 10266988, 0xb6161de1bd83ebbf},
+	}
+	for _, tt := range tests {
+		b := NewBatches(tt.s, 100, Dynamic, rand.New(rand.NewPCG(11, 12)))
+		dst := make([]float32, 100*Pixels)
+		h := fnv.New64a()
+		ones := 0
+		for range 2 {
+			b.Shuffle()
+			for rows := b.Next(dst); rows > 0; rows = b.Next(dst) {
+				bits := make([]byte, rows*Pixels)
+				for i, v := range dst[:rows*Pixels] {
+					switch v {
+					case 1:
+						bits[i] = 1
+						ones++
+					case 0:
+					default:
+						t.Fatalf("%s: pixel %v, want 0 or 1", tt.s.Name, v)
+					}
+				}
+				h.Write(bits)
+			}
+		}
+		if ones != tt.ones || h.Sum64() != tt.hash {
+			t.Errorf("%s: %d ones, FNV-1a %#x; want %d ones, %#x", tt.s.Name, ones, h.Sum64(), tt.ones, tt.hash)
+		}
 	}
 }

@@ -6,7 +6,7 @@
 //   - find.go:    FindDir locates the idx .gz files (a -data flag or the
 //     GoMNIST module in the Go module cache).
 //   - idx.go:     ReadImages and ReadImagesFile decode idx3 image files
-//     into float32 intensities in [0,1], defensively.
+//     into raw pixel bytes 0..255 (intensity byte/255), defensively.
 //   - split.go:   Load builds the train/valid/test splits and their fixed
 //     binarization.
 //   - batches.go: Batches yields shuffled (training) or ordered

@@ -20,8 +20,8 @@ func ExampleSequential() {
 	s := &data.Split{
 		Name:      "tiny",
 		N:         5,
-		Intensity: make([]float32, 5*data.Pixels),
-		Binary:    make([]float32, 5*data.Pixels),
+		Intensity: make([]uint8, 5*data.Pixels),
+		Binary:    make([]uint8, 5*data.Pixels),
 	}
 	b := data.Sequential(s, 2)
 	dst := make([]float32, 2*data.Pixels)

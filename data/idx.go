@@ -21,7 +21,10 @@ const (
 	headerLen = 16
 )
 
-// intensity maps a pixel byte to its grey level byte/255 in [0,1].
+// intensity maps a pixel byte v to its grey level float32(v)/255 in
+// [0,1]. Every conversion of a stored byte to a probability goes through
+// this table, so the binarizations compare against exactly the same
+// float32 values whatever the caller.
 var intensity = func() (t [256]float32) {
 	for i := range t {
 		t[i] = float32(i) / 255
@@ -31,15 +34,17 @@ var intensity = func() (t [256]float32) {
 
 // ReadImages reads an idx3 image file from r: a big-endian header (magic
 // 0x00000803, count, rows, cols) then count*rows*cols pixel bytes. It
-// returns the images as float32 intensities byte/255 in [0,1], row-major,
-// one row of Pixels values per image, and the image count.
+// returns the raw pixel bytes (grey levels 0..255; the intensity in [0,1]
+// is byte/255), row-major, one row of Pixels bytes per image, and the image
+// count.
 //
 // The input is untrusted: ReadImages refuses a bad magic, an image size
 // other than Pixels, a count above 1,000,000 and a truncated body, each
-// with a precise error, and never panics. The body is read incrementally,
-// so memory grows with the bytes actually received rather than with the
-// declared size; trailing bytes after the body are left unread.
-func ReadImages(r io.Reader) ([]float32, int, error) {
+// with a precise error, and never panics. The body is read incrementally
+// into a buffer that at most doubles as bytes arrive, so memory grows with
+// the bytes actually received rather than with the declared size; trailing
+// bytes after the body are left unread.
+func ReadImages(r io.Reader) ([]uint8, int, error) {
 	var h [headerLen]byte
 	if n, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -61,52 +66,49 @@ func ReadImages(r io.Reader) ([]float32, int, error) {
 		return nil, 0, fmt.Errorf("idx: count %d exceeds the limit of %d images", count, maxImages)
 	}
 	want := int(count) * Pixels
-	chunks, got, err := readChunks(r, want)
+	pix, err := readBody(r, want)
 	if err != nil {
 		return nil, 0, fmt.Errorf("idx: read pixels: %w", err)
 	}
-	if got != want {
-		return nil, 0, fmt.Errorf("idx: truncated: want %d bytes of pixels, got %d", want, got)
-	}
-	pix := make([]float32, 0, want)
-	for _, c := range chunks {
-		for _, b := range c {
-			pix = append(pix, intensity[b])
-		}
+	if len(pix) != want {
+		return nil, 0, fmt.Errorf("idx: truncated: want %d bytes of pixels, got %d", want, len(pix))
 	}
 	return pix, int(count), nil
 }
 
-// readChunks reads up to want bytes from r into chunks of at most
-// chunkLen bytes, allocating each chunk only when the previous one is full,
-// so memory follows the bytes received whatever want claims, and no byte
-// is copied twice. It returns the chunks and their total length, which is
-// less than want only if r ended early.
-func readChunks(r io.Reader, want int) (chunks [][]byte, got int, err error) {
-	const chunkLen = 256 << 10
-	for got < want {
-		c := make([]byte, min(chunkLen, want-got))
-		n, err := io.ReadFull(r, c)
-		got += n
-		if n > 0 {
-			chunks = append(chunks, c[:n])
+// readBody reads up to want bytes from r. It starts with a buffer of at
+// most firstLen bytes and doubles it (never beyond want) only when it is
+// full, so memory follows the bytes received whatever want claims: the
+// buffer is never more than twice the bytes read so far (or firstLen). On
+// success the result has len and cap exactly want; it is shorter only if
+// r ended early.
+func readBody(r io.Reader, want int) ([]byte, error) {
+	const firstLen = 256 << 10
+	buf := make([]byte, 0, min(want, firstLen))
+	for len(buf) < want {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(want, 2*cap(buf)))
+			copy(grown, buf)
+			buf = grown
 		}
+		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			break
 		}
 		if err != nil {
-			return nil, got, err
+			return nil, err
 		}
 	}
-	return chunks, got, nil
+	return buf, nil
 }
 
 // ReadImagesFile opens an idx3 image file, gzip-compressed (detected by
 // its magic bytes, as the MNIST .gz files are) or raw, and decodes it with
-// ReadImages. For gzip input the rest of the stream is read too, so that
+// ReadImages, returning its raw pixel bytes. For gzip input the rest of the stream is read too, so that
 // a corrupt file fails its checksum instead of passing silently. Errors
 // wrap the path.
-func ReadImagesFile(path string) ([]float32, int, error) {
+func ReadImagesFile(path string) ([]uint8, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
@@ -122,7 +124,7 @@ func ReadImagesFile(path string) ([]float32, int, error) {
 }
 
 // readMaybeGzip decodes an idx3 stream that may be gzip-compressed.
-func readMaybeGzip(br *bufio.Reader) ([]float32, int, error) {
+func readMaybeGzip(br *bufio.Reader) ([]uint8, int, error) {
 	head, err := br.Peek(2)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, err

@@ -44,6 +44,7 @@ func TestReadImagesValid(t *testing.T) {
 		{"zero images", idx3(idx3Magic, 0, 28, 28, nil), 0},
 		{"trailing bytes ignored", idx3(idx3Magic, 2, 28, 28, append(pixelBytes(2), 1, 2, 3)), 2},
 		{"784x1 images", idx3(idx3Magic, 1, 784, 1, pixelBytes(1)), 1},
+		{"buffer grows several times", idx3(idx3Magic, 1000, 28, 28, pixelBytes(1000)), 1000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,16 +55,11 @@ func TestReadImagesValid(t *testing.T) {
 			if n != tt.n {
 				t.Fatalf("count = %d, want %d", n, tt.n)
 			}
-			if len(pix) != tt.n*Pixels {
-				t.Fatalf("len(pix) = %d, want %d", len(pix), tt.n*Pixels)
+			if len(pix) != tt.n*Pixels || cap(pix) != len(pix) {
+				t.Fatalf("len(pix) = %d, cap %d, want both %d", len(pix), cap(pix), tt.n*Pixels)
 			}
-			body := tt.input[headerLen:]
-			const tol = 1e-7
-			for i, v := range pix {
-				want := float64(body[i]) / 255
-				if d := float64(v) - want; d > tol || d < -tol {
-					t.Fatalf("pix[%d] = %v, want %v (byte %d) within %g", i, v, want, body[i], tol)
-				}
+			if body := tt.input[headerLen:]; !bytes.Equal(pix, body[:len(pix)]) {
+				t.Fatal("pixels differ from the bytes of the body")
 			}
 		})
 	}
@@ -76,8 +72,18 @@ func TestReadImagesExtremes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReadImages: %v", err)
 	}
-	if pix[0] != 0 || pix[1] != 1 {
-		t.Errorf("bytes 0 and 255 gave %v and %v, want exactly 0 and 1", pix[0], pix[1])
+	if p0, p1 := intensity[pix[0]], intensity[pix[1]]; p0 != 0 || p1 != 1 {
+		t.Errorf("bytes 0 and 255 gave intensities %v and %v, want exactly 0 and 1", p0, p1)
+	}
+}
+
+// TestIntensityTable pins the byte-to-intensity map to float32(v)/255, the
+// value the float32 pipeline stored, which the binarizations compare with.
+func TestIntensityTable(t *testing.T) {
+	for v := range 256 {
+		if want := float32(v) / 255; intensity[v] != want {
+			t.Errorf("intensity[%d] = %v, want float32(%d)/255 = %v", v, intensity[v], v, want)
+		}
 	}
 }
 
@@ -201,11 +207,20 @@ func TestReadImagesFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n != 2 || !equalFloats(pix, want) {
+			if n != 2 || !bytes.Equal(pix, want) {
 				t.Errorf("got %d images differing from the in-memory decode, want 2 identical", n)
 			}
 		})
 	}
+}
+
+// toFloats converts bytes to float32, as Batches.Next does.
+func toFloats(b []uint8) []float32 {
+	f := make([]float32, len(b))
+	for i, v := range b {
+		f[i] = float32(v)
+	}
+	return f
 }
 
 // equalFloats reports whether a and b hold exactly the same values.
@@ -243,10 +258,8 @@ func FuzzReadImages(f *testing.F) {
 		if len(in) < headerLen+len(pix) {
 			t.Fatalf("decoded %d pixels from %d input bytes", len(pix), len(in))
 		}
-		for i, v := range pix {
-			if v < 0 || v > 1 || float32(in[headerLen+i])/255 != v {
-				t.Fatalf("pix[%d] = %v, want byte %d / 255", i, v, in[headerLen+i])
-			}
+		if !bytes.Equal(pix, in[headerLen:headerLen+len(pix)]) {
+			t.Fatal("pixels differ from the input bytes after the header")
 		}
 	})
 }

@@ -29,17 +29,23 @@ const (
 )
 
 // Split is one part of the data set: its grey levels, for dynamic
-// binarization, and its fixed binarization, for everything else.
+// binarization, and its fixed binarization, for everything else. Both are
+// stored as one byte per pixel (Batches converts to float32 as it copies),
+// so the whole data set takes about 110 MB.
 type Split struct {
 	// Name is "train", "valid" or "test", for logs and errors.
 	Name string
 	// N is the number of images.
 	N int
-	// Intensity holds N*Pixels grey levels in [0,1], row-major.
-	Intensity []float32
-	// Binary holds N*Pixels values in {0,1}: the fixed binarization. It is
-	// always computed, because valid and test always use it.
-	Binary []float32
+	// Intensity holds N*Pixels raw grey levels 0..255 from the idx file,
+	// row-major; the intensity in [0,1] of a pixel v is float32(v)/255.
+	// Splits of one file may share its underlying array: treat it as
+	// read-only.
+	Intensity []uint8
+	// Binary holds N*Pixels values in {0,1}: the fixed binarization,
+	// row-major. It is always computed, because valid and test always use
+	// it.
+	Binary []uint8
 }
 
 // Load reads the idx files in dir (see FindDir) and returns the three
@@ -47,8 +53,9 @@ type Split struct {
 // training file, valid the last 10,000 of it, and test the 10,000 test
 // images.
 //
-// Each split's Binary is drawn once: pixel = 1 if u < intensity, with u
-// uniform in [0,1) from a math/rand/v2 PCG stream seeded by the split's
+// Each split's Binary is drawn once: pixel = 1 if u < intensity, with
+// intensity = float32(v)/255 for the stored byte v and u uniform in [0,1)
+// (rand.Float64) from a math/rand/v2 PCG stream seeded by the split's
 // constant seed and the image's index in the split. PCG is platform
 // independent, so the result is identical on every run and machine, and
 // since each image has its own stream the binarization of an image does not
@@ -57,6 +64,9 @@ type Split struct {
 // limit > 0 keeps only the first limit training images, for quick runs;
 // their binarization equals the first rows of the full one, and valid and
 // test are unchanged. limit <= 0, or above 50,000, keeps all of them.
+//
+// The pixels are kept as the bytes decoded from the files, with no float
+// copy: train and valid are views of the one array of the training file.
 func Load(dir string, limit int) (train, valid, test *Split, err error) {
 	trainPath, testPath := filepath.Join(dir, trainFile), filepath.Join(dir, testFile)
 	trainPix, nTrainFile, err := ReadImagesFile(trainPath)
@@ -83,22 +93,23 @@ func Load(dir string, limit int) (train, valid, test *Split, err error) {
 	return train, valid, test, nil
 }
 
-// newSplit wraps the intensities pix and computes their fixed binarization.
-func newSplit(name string, pix []float32, seed uint64) *Split {
+// newSplit wraps the grey levels pix (bytes 0..255) and computes their
+// fixed binarization.
+func newSplit(name string, pix []uint8, seed uint64) *Split {
 	s := &Split{
 		Name:      name,
 		N:         len(pix) / Pixels,
 		Intensity: pix,
-		Binary:    make([]float32, len(pix)),
+		Binary:    make([]uint8, len(pix)),
 	}
 	binarizeFixed(s.Binary, pix, s.N, seed)
 	return s
 }
 
-// binarizeFixed fills dst with the fixed binarization of the n images in
-// pix. Images have independent streams, so workers share them out without
+// binarizeFixed fills dst with the fixed binarization (0 or 1) of the n
+// images of grey-level bytes in pix. Images have independent streams, so workers share them out without
 // changing the result.
-func binarizeFixed(dst, pix []float32, n int, seed uint64) {
+func binarizeFixed(dst, pix []uint8, n int, seed uint64) {
 	workers := min(runtime.GOMAXPROCS(0), 8)
 	chunk := (n + workers - 1) / workers
 	var wg sync.WaitGroup
@@ -111,8 +122,8 @@ func binarizeFixed(dst, pix []float32, n int, seed uint64) {
 				src.Seed(seed, imageStream(i))
 				row := pix[i*Pixels : (i+1)*Pixels]
 				out := dst[i*Pixels : (i+1)*Pixels]
-				for j, p := range row {
-					out[j] = bernoulli(rng, p)
+				for j, v := range row {
+					out[j] = bernoulli(rng, v)
 				}
 			}
 		})
@@ -130,10 +141,14 @@ func imageStream(i int) uint64 {
 	return z ^ (z >> 31)
 }
 
-// bernoulli returns 1 with probability p (a grey level in [0,1]) and 0
-// otherwise, drawing u uniform in [0,1) from rng.
-func bernoulli(rng *rand.Rand, p float32) float32 {
-	if rng.Float64() < float64(p) {
+// bernoulli returns 1 with probability float32(v)/255 (the intensity of
+// the grey-level byte v) and 0 otherwise: it draws u = rng.Float64(),
+// uniform in [0,1), and returns 1 if u < float64(float32(v)/255). The draw
+// and the comparison are those of the float32 pipeline this package used
+// before it stored bytes, so the fixed binarization and the dynamic draws
+// are unchanged bit for bit.
+func bernoulli(rng *rand.Rand, v uint8) uint8 {
+	if rng.Float64() < float64(intensity[v]) {
 		return 1
 	}
 	return 0

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"hash/fnv"
 	"math"
 	"os"
@@ -58,10 +59,7 @@ func TestLoadSplits(t *testing.T) {
 			var sumI float64
 			var ones int
 			for i, v := range s.Intensity {
-				if !(v >= 0 && v <= 1) {
-					t.Fatalf("Intensity[%d] = %v, outside [0,1]", i, v)
-				}
-				sumI += float64(v)
+				sumI += float64(intensity[v])
 				switch s.Binary[i] {
 				case 1:
 					ones++
@@ -95,7 +93,7 @@ func TestLoadTrainValidDisjoint(t *testing.T) {
 	if n != 60_000 {
 		t.Fatalf("training file has %d images, want 60000", n)
 	}
-	if !equalFloats(train.Intensity, pix[:50_000*Pixels]) || !equalFloats(valid.Intensity, pix[50_000*Pixels:]) {
+	if !bytes.Equal(train.Intensity, pix[:50_000*Pixels]) || !bytes.Equal(valid.Intensity, pix[50_000*Pixels:]) {
 		t.Error("train and valid are not the first 50,000 and last 10,000 images of the training file")
 	}
 }
@@ -107,7 +105,7 @@ func TestLoadDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range [][2]*Split{{train, train2}, {valid, valid2}, {test, test2}} {
-		if !equalFloats(p[0].Binary, p[1].Binary) {
+		if !bytes.Equal(p[0].Binary, p[1].Binary) {
 			t.Errorf("%s: fixed binarization differs between two Load calls", p[0].Name)
 		}
 	}
@@ -161,10 +159,10 @@ func TestLoadLimit(t *testing.T) {
 		if tr.N != tt.wantN || len(tr.Binary) != tt.wantN*Pixels || len(tr.Intensity) != tt.wantN*Pixels {
 			t.Fatalf("limit %d: train N=%d with %d binary values, want N=%d", tt.limit, tr.N, len(tr.Binary), tt.wantN)
 		}
-		if !equalFloats(tr.Binary, train.Binary[:tt.wantN*Pixels]) || !equalFloats(tr.Intensity, train.Intensity[:tt.wantN*Pixels]) {
+		if !bytes.Equal(tr.Binary, train.Binary[:tt.wantN*Pixels]) || !bytes.Equal(tr.Intensity, train.Intensity[:tt.wantN*Pixels]) {
 			t.Errorf("limit %d: train rows differ from the first rows of the full load", tt.limit)
 		}
-		if !equalFloats(va.Binary, valid.Binary) || !equalFloats(te.Binary, test.Binary) {
+		if !bytes.Equal(va.Binary, valid.Binary) || !bytes.Equal(te.Binary, test.Binary) {
 			t.Errorf("limit %d: valid or test changed", tt.limit)
 		}
 	}
@@ -204,24 +202,24 @@ func TestLoadErrors(t *testing.T) {
 // depend on how many workers share the images out.
 func TestBinarizeFixedWorkers(t *testing.T) {
 	const n = 37
-	pix := make([]float32, n*Pixels)
+	pix := make([]uint8, n*Pixels)
 	for i := range pix {
-		pix[i] = float32(i%256) / 255
+		pix[i] = uint8(i % 256)
 	}
-	draw := func(procs int) []float32 {
+	draw := func(procs int) []uint8 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-		out := make([]float32, len(pix))
+		out := make([]uint8, len(pix))
 		binarizeFixed(out, pix, n, trainSeed)
 		return out
 	}
 	one, many := draw(1), draw(8)
-	if !equalFloats(one, many) {
+	if !bytes.Equal(one, many) {
 		t.Error("binarization with 1 and 8 workers differs")
 	}
 	// Image i alone must match row i: each image has its own stream.
-	single := make([]float32, Pixels)
+	single := make([]uint8, Pixels)
 	binarizeFixed(single, pix[:Pixels], 1, trainSeed)
-	if !equalFloats(single, one[:Pixels]) {
+	if !bytes.Equal(single, one[:Pixels]) {
 		t.Error("first image binarized alone differs from its row in the batch")
 	}
 }

@@ -40,9 +40,9 @@ func TestNegELBOMatchesEnumeration(t *testing.T) {
 			w[i] *= float32(scaled.by)
 		}
 	}
-	img := &data.Split{Name: "one", N: 1, Binary: make([]float32, data.Pixels), Intensity: make([]float32, data.Pixels)}
+	img := &data.Split{Name: "one", N: 1, Binary: make([]uint8, data.Pixels), Intensity: make([]uint8, data.Pixels)}
 	for i := range img.Binary {
-		img.Binary[i] = float32(rng.IntN(2))
+		img.Binary[i] = uint8(rng.IntN(2))
 	}
 
 	// Posterior logits and KL from a graph run on the image.
@@ -50,7 +50,10 @@ func TestNegELBOMatchesEnumeration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copy(gr.X.Data().([]float32), img.Binary)
+	x := gr.X.Data().([]float32)
+	for i, v := range img.Binary {
+		x[i] = float32(v)
+	}
 	if err := gr.Run(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +116,7 @@ func TestNegELBOErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one := &data.Split{Name: "one", N: 1, Binary: make([]float32, data.Pixels), Intensity: make([]float32, data.Pixels)}
+	one := &data.Split{Name: "one", N: 1, Binary: make([]uint8, data.Pixels), Intensity: make([]uint8, data.Pixels)}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tc := range []struct {

@@ -125,7 +125,9 @@ func reconGrid(ctx context.Context, st *train.State, o options, rng *rand.Rand) 
 		return nil, err
 	}
 	x := gr.X.Data().([]float32)
-	copy(x, test.Binary[:o.n*data.Pixels])
+	for i, v := range test.Binary[:o.n*data.Pixels] {
+		x[i] = float32(v)
+	}
 	model.SampleGumbel(gr.Noise.Data().([]float32), rng)
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -260,9 +260,9 @@ func TestRunRecon(t *testing.T) {
 		bin := test.Binary[i*data.Pixels : (i+1)*data.Pixels]
 		diff := 0
 		for j, v := range bin {
-			if got[j] != uint8(255*v) {
+			if want := uint8(255 * float32(v)); got[j] != want {
 				if diff == 0 {
-					t.Errorf("original %d: pixel (%d,%d) = %d, want %v", i, j%side, j/side, got[j], 255*v)
+					t.Errorf("original %d: pixel (%d,%d) = %d, want %d", i, j%side, j/side, got[j], want)
 				}
 				diff++
 			}
