@@ -123,7 +123,7 @@ func TestTensorLookup(t *testing.T) {
 // tensorPayload returns the payload of a file holding one tensor with the
 // given name and dimensions followed by values float32 values.
 func tensorPayload(name string, dims []uint64, values int) []byte {
-	b := (&builder{}).u32(0).u32(0).u32(0).u32(1).name(name).u32(uint32(len(dims)))
+	b := (&builder{}).u32(0).u32(0).u32(0).u32(1).name(name).u32(DtypeFloat32).u32(uint32(len(dims)))
 	for _, d := range dims {
 		b.u64(d)
 	}
@@ -173,8 +173,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"unsorted blobs", frame((&builder{}).u32(0).u32(0).u32(2).name("z").u32(0).name("a").u32(0).u32(0).b), ErrCorrupt, "out of order"},
 		{"empty tensor name", frame(tensorPayload("", []uint64{1}, 1)), ErrCorrupt, "empty tensor name"},
 		{"duplicate tensor", frame((&builder{}).u32(0).u32(0).u32(0).u32(2).
-			name("w").u32(1).u64(1).u32(0).
-			name("w").u32(0).u32(0).b), ErrCorrupt, `duplicate tensor "w"`},
+			name("w").u32(DtypeFloat32).u32(1).u64(1).u32(0).
+			name("w").u32(DtypeFloat32).u32(0).u32(0).b), ErrCorrupt, `duplicate tensor "w"`},
+		{"float64 tensor", frame((&builder{}).u32(0).u32(0).u32(0).u32(1).
+			name("w").u32(2).u32(1).u64(1).u64(0).b), ErrCorrupt, "dtype 2 is not supported"},
 		{"rank 9", frame(tensorPayload("w", []uint64{1, 1, 1, 1, 1, 1, 1, 1, 1}, 1)), ErrCorrupt, "rank 9"},
 		{"1e12-element tensor", frame(tensorPayload("w", []uint64{1e6, 1e6}, 4)), ErrCorrupt, "elements exceed"},
 		{"huge dimension", frame(tensorPayload("w", []uint64{1e12}, 4)), ErrCorrupt, "dimension 0"},

@@ -288,6 +288,13 @@ func (p *parser) tensor() (Tensor, error) {
 	if err != nil {
 		return Tensor{}, err
 	}
+	dtype, err := p.u32(fmt.Sprintf("tensor %q dtype", name))
+	if err != nil {
+		return Tensor{}, err
+	}
+	if dtype != DtypeFloat32 {
+		return Tensor{}, corruptf("tensor %q: dtype %d is not supported (only %d, float32)", name, dtype, DtypeFloat32)
+	}
 	rank, err := p.u32(fmt.Sprintf("tensor %q rank", name))
 	if err != nil {
 		return Tensor{}, err

@@ -38,6 +38,7 @@
 //	4         uint32 tensor count
 //	          then per tensor, in the order of File.Tensors, names unique:
 //	2+L         name
+//	4           uint32 dtype, 1 = float32 (DtypeFloat32; no other in version 1)
 //	4           uint32 rank R, 0 <= R <= MaxRank
 //	8*R         R uint64 dimensions
 //	4*E         E float32 values as IEEE 754 bits in row-major order, where

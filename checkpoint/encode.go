@@ -88,7 +88,7 @@ func payloadSize(f *File) (uint64, error) {
 		if n != uint64(len(t.Data)) {
 			return 0, corruptf("tensor %q: shape %v needs %d values, data has %d", t.Name, t.Shape, n, len(t.Data))
 		}
-		size += uint64(2+len(t.Name)+4+8*len(t.Shape)) + 4*n
+		size += uint64(2+len(t.Name)+4+4+8*len(t.Shape)) + 4*n
 		if size > MaxPayload {
 			return 0, corruptf("payload exceeds %d bytes", MaxPayload)
 		}
@@ -182,6 +182,7 @@ func (e *encoder) payload(f *File) {
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		e.name(t.Name)
+		e.u32(DtypeFloat32)
 		e.u32(uint32(len(t.Shape)))
 		for _, d := range t.Shape {
 			e.u64(uint64(d))

@@ -20,6 +20,10 @@ const Version uint32 = 1
 // the memory a single checkpoint can demand.
 const MaxPayload = 1<<31 - 1
 
+// DtypeFloat32 is the dtype code of a tensor of little-endian IEEE 754
+// float32 values, the only element type of format version 1.
+const DtypeFloat32 uint32 = 1
+
 // MaxRank is the largest number of dimensions a tensor may have; it bounds
 // the work and memory spent on a shape before its data is seen.
 const MaxRank = 8
