@@ -16,7 +16,7 @@ else
 TAGS :=
 endif
 
-.PHONY: all deps build train sample test bench check-fmt vet blas clean
+.PHONY: all deps build train sample eval test bench check-fmt vet blas clean
 
 all: build
 
@@ -29,7 +29,7 @@ blas:
 deps:
 	$(GO) mod download
 
-## build: compile train and sample into bin/
+## build: compile train, sample and eval into bin/
 build: deps blas
 	$(GO) build $(TAGS) -o $(BIN)/ ./cmd/...
 
@@ -46,6 +46,11 @@ train: build
 sample: build
 	$(BIN)/sample -ckpt $(OUT) -mode prior -n 64 -out $(OUT)/samples.png
 	$(BIN)/sample -ckpt $(OUT) -mode recon -n 32 -out $(OUT)/reconstructions.png
+
+## eval: -ELBO and the importance-weighted bound (k = IW) of OUT's checkpoint on the test set, into OUT/eval.json
+IW ?= 1000
+eval: build
+	$(BIN)/eval bound -ckpt $(OUT) -split test -iw $(IW)
 
 ## test: gofmt check, go vet, and every test, with the BLAS above
 test: deps blas check-fmt vet
