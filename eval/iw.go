@@ -90,16 +90,9 @@ func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits []float
 	logq := make([]float64, len(logits)) // log softmax of each variable
 	for v := 0; v < cfg.N; v++ {
 		group := logits[v*cfg.K : (v+1)*cfg.K]
-		m := math.Inf(-1)
-		for _, l := range group {
-			m = math.Max(m, l)
-		}
-		var z float64
-		for _, l := range group {
-			z += math.Exp(l - m)
-		}
+		lse := logSumExp(group)
 		for j, l := range group {
-			logq[v*cfg.K+j] = l - m - math.Log(z)
+			logq[v*cfg.K+j] = l - lse
 		}
 	}
 	batch := dec.Z.Shape()[0]
@@ -138,13 +131,19 @@ func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits []float
 			logw = append(logw, -rec+logPrior-logqz[r])
 		}
 	}
+	return logSumExp(logw) - math.Log(float64(k)), nil
+}
+
+// logSumExp returns log sum_i exp(x_i), shifted by the maximum so that it
+// neither overflows nor loses the largest terms.
+func logSumExp(x []float64) float64 {
 	m := math.Inf(-1)
-	for _, w := range logw {
-		m = math.Max(m, w)
+	for _, v := range x {
+		m = math.Max(m, v)
 	}
 	var s float64
-	for _, w := range logw {
-		s += math.Exp(w - m)
+	for _, v := range x {
+		s += math.Exp(v - m)
 	}
-	return m + math.Log(s/float64(k)), nil
+	return m + math.Log(s)
 }
