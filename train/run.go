@@ -13,11 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"gsvae/backend"
 	"gsvae/data"
 	"gsvae/eval"
+	"gsvae/internal/cli"
 	"gsvae/model"
 )
 
@@ -208,7 +207,7 @@ func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) er
 func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) (updates int, err error) {
 	cfg := st.Config
 	// The bar only draws on stderr: its drawing errors are not the run's.
-	bar := newBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs))
+	bar := cli.NewBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs), "steps")
 	defer func() { _ = bar.Exit() }()
 	if _, next := batches.Position(); next > 0 {
 		_ = bar.Set((next + cfg.Batch - 1) / cfg.Batch)
@@ -296,23 +295,4 @@ func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) e
 		}
 	}
 	return nil
-}
-
-// newBar returns a progress bar over n steps on w showing the description,
-// count, steps per second and the time left; on a nil w it draws nothing.
-func newBar(w io.Writer, n int, desc string) *progressbar.ProgressBar {
-	if w == nil {
-		return progressbar.NewOptions(n, progressbar.OptionSetVisibility(false))
-	}
-	return progressbar.NewOptions(n,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(desc),
-		progressbar.OptionSetWidth(25),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("steps"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-	)
 }

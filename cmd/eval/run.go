@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"gsvae/data"
 	"gsvae/eval"
 	"gsvae/internal/cli"
@@ -119,16 +117,7 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	bar := progressbar.NewOptions(s.N,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription(fmt.Sprintf("IW bound, k=%d", k)),
-		progressbar.OptionSetWidth(25),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("images"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionClearOnFinish())
+	bar := cli.NewBar(stderr, s.N, fmt.Sprintf("IW bound, k=%d", k), "images")
 	// The bar only draws on stderr: its drawing errors are not the run's.
 	iw, err := eval.NegIWBound(ctx, cfg, st.Params, s, k, rand.New(rand.NewPCG(seed, 2)), func(done int) { _ = bar.Set(done) })
 	_ = bar.Exit()
