@@ -411,13 +411,13 @@ func TestUnwritableOutput(t *testing.T) {
 }
 
 // TestEpochsLowerLoss trains the default 20x10 model on a 1,000-image slice
-// for 20 epochs of 10 updates: the mean loss of the last epoch must be at
+// for 30 epochs of 10 updates: the mean loss of the last epoch must be at
 // most 70% of the first's. (From ~540 nats at initialisation an untrained
-// epoch averages ~400; 200 updates reach ~200. A broken gradient, optimiser
+// epoch averages ~480; 300 updates reach ~190. A broken gradient, optimiser
 // or data path stays near the first value.)
 func TestEpochsLowerLoss(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains for 200 steps")
+		t.Skip("trains for 300 steps")
 	}
 	cfg := Defaults()
 	cfg.Limit, cfg.Out = 1000, t.TempDir()
@@ -440,7 +440,7 @@ func TestEpochsLowerLoss(t *testing.T) {
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, data.Fixed, rng)
 	var first, last float64
-	for e := 0; e < 20; e++ {
+	for e := 0; e < 30; e++ {
 		batches.Shuffle()
 		st.EpochLoss, st.EpochImages = 0, 0
 		if _, err := st.epoch(context.Background(), gr, batches, rng, nil); err != nil {
@@ -452,7 +452,7 @@ func TestEpochsLowerLoss(t *testing.T) {
 		}
 		last = loss
 	}
-	t.Logf("mean loss: epoch 1 %.2f, epoch 20 %.2f nats", first, last)
+	t.Logf("mean loss: epoch 1 %.2f, epoch 30 %.2f nats", first, last)
 	if !(last < 0.7*first) {
 		t.Errorf("loss fell from %.2f to %.2f only; want below %.2f", first, last, 0.7*first)
 	}
