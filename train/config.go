@@ -15,9 +15,10 @@ import (
 type Config struct {
 	Model model.Config `json:"model"` // the architecture
 
-	Epochs int     `json:"epochs"` // passes over the training images
-	Batch  int     `json:"batch"`  // images per update
-	LR     float64 `json:"lr"`     // Adam learning rate
+	Epochs    int     `json:"epochs"`    // passes over the training images
+	Batch     int     `json:"batch"`     // images per update
+	LR        float64 `json:"lr"`        // learning rate
+	Optimizer string  `json:"optimizer"` // OptAdam or OptMomentum; "" means Adam
 
 	// Temperature schedule tau = max(TauMin, Tau0 exp(-AnnealRate t)),
 	// recomputed every AnnealEvery steps (see Temperature).
@@ -50,6 +51,7 @@ func Defaults() Config {
 		TauMin:      0.5,
 		AnnealRate:  3e-5,
 		AnnealEvery: 1000,
+		Optimizer:   OptAdam,
 		Binarize:    "fixed",
 		Seed:        1,
 		Out:         "checkpoints/default",
@@ -85,6 +87,9 @@ func (c Config) Validate() error {
 	case c.Out == "":
 		return errors.New("-out: need a folder")
 	}
+	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptMomentum {
+		return fmt.Errorf("-optimizer %q: want %s or %s", c.Optimizer, OptAdam, OptMomentum)
+	}
 	if _, err := data.ParseBinarization(c.Binarize); err != nil {
 		return fmt.Errorf("-binarize: %w", err)
 	}
@@ -103,6 +108,14 @@ func (c Config) Validate() error {
 // maxBatch bounds -batch: beyond it a batch's activations alone need
 // gigabytes.
 const maxBatch = 10000
+
+// optimizer returns the optimizer's name, Adam when unset.
+func (c Config) optimizer() string {
+	if c.Optimizer == "" {
+		return OptAdam
+	}
+	return c.Optimizer
+}
 
 // temperature returns tau at global step t under c's schedule.
 func (c Config) temperature(t int) float64 {

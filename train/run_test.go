@@ -53,12 +53,18 @@ func readMetrics(t *testing.T, dir string) []Metrics {
 // sameBits reports whether two states hold bit-identical weights and
 // optimiser moments.
 func sameBits(a, b *State) bool {
+	if (a.Opt.V == nil) != (b.Opt.V == nil) {
+		return false
+	}
 	for i := range a.Params.Tensors {
-		for _, pair := range [][2][]float32{
-			{a.Params.Tensors[i].Data().([]float32), b.Params.Tensors[i].Data().([]float32)},
+		pairs := [][2][]float32{
+			{a.Params.Tensors[i].Float32s(), b.Params.Tensors[i].Float32s()},
 			{a.Opt.M[i], b.Opt.M[i]},
-			{a.Opt.V[i], b.Opt.V[i]},
-		} {
+		}
+		if a.Opt.V != nil {
+			pairs = append(pairs, [2][]float32{a.Opt.V[i], b.Opt.V[i]})
+		}
+		for _, pair := range pairs {
 			for j := range pair[0] {
 				if math.Float32bits(pair[0][j]) != math.Float32bits(pair[1][j]) {
 					return false
@@ -104,10 +110,11 @@ func TestSameSeedSameModel(t *testing.T) {
 // resume for 1 more: weights, optimiser state and metrics must be
 // bit-identical, because the checkpoint carries the random stream.
 func TestResumeMatchesStraightRun(t *testing.T) {
-	for _, bin := range []string{"fixed", "dynamic"} {
-		t.Run(bin, func(t *testing.T) {
+	for _, tc := range []struct{ bin, opt string }{{"fixed", OptAdam}, {"dynamic", OptAdam}, {"fixed", OptMomentum}} {
+		t.Run(tc.bin+"/"+tc.opt, func(t *testing.T) {
 			straight, split := tinyConfig(t), tinyConfig(t)
-			straight.Binarize, split.Binarize = bin, bin
+			straight.Binarize, split.Binarize = tc.bin, tc.bin
+			straight.Optimizer, split.Optimizer = tc.opt, tc.opt
 			if err := Run(context.Background(), straight, quiet); err != nil {
 				t.Fatal(err)
 			}
@@ -483,6 +490,7 @@ func TestValidate(t *testing.T) {
 		{"-batch", func(c *Config) { c.Batch = 1 << 40 }},
 		{"parameters", func(c *Config) { c.Model.Hidden = []int{60000, 8} }},
 		{"-binarize", func(c *Config) { c.Binarize = "otsu" }},
+		{"-optimizer", func(c *Config) { c.Optimizer = "rmsprop" }},
 		{"-out", func(c *Config) { c.Out = file }},
 	} {
 		cfg := Defaults()

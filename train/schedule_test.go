@@ -30,45 +30,6 @@ func TestTemperature(t *testing.T) {
 	}
 }
 
-// TestAdamFirstStep checks the bias-corrected first step: with m and v
-// zero, m/c1 = g and v/c2 = g^2, so every weight moves by lr * g/(|g|+eps),
-// i.e. by almost exactly lr against the sign of its gradient.
-func TestAdamFirstStep(t *testing.T) {
-	w := []float32{1, -2, 0.5}
-	g := []float32{0.3, -4, 1e-3}
-	a := NewAdam(0.01, []int{3})
-	a.Step([][]float32{w}, [][]float32{g})
-	want := []float32{0.99, -1.99, 0.49}
-	for i := range w {
-		if math.Abs(float64(w[i]-want[i])) > 1e-5 {
-			t.Errorf("w[%d] = %v, want %v", i, w[i], want[i])
-		}
-	}
-	if a.T != 1 {
-		t.Errorf("T = %d, want 1", a.T)
-	}
-}
-
-// TestAdamMinimisesQuadratic runs Adam on f(w) = sum (w - c)^2 and checks it
-// ends within 1e-3 of the minimiser c: a wrong sign or moment update fails.
-func TestAdamMinimisesQuadratic(t *testing.T) {
-	c := []float32{3, -1, 0.25}
-	w := make([]float32, 3)
-	g := make([]float32, 3)
-	a := NewAdam(0.05, []int{3})
-	for step := 0; step < 2000; step++ {
-		for i := range w {
-			g[i] = 2 * (w[i] - c[i])
-		}
-		a.Step([][]float32{w}, [][]float32{g})
-	}
-	for i := range w {
-		if math.Abs(float64(w[i]-c[i])) > 1e-3 {
-			t.Errorf("w[%d] = %v, want %v", i, w[i], c[i])
-		}
-	}
-}
-
 // The default schedule: tau stays at 1 for the first 1000 steps, then
 // decays by exp(-0.03) per 1000 steps until it reaches 0.5.
 func ExampleTemperature() {

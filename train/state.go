@@ -20,7 +20,7 @@ import (
 type State struct {
 	Config Config        // the run's settings
 	Params *model.Params // the weights
-	Opt    *Adam         // the optimiser and its moments
+	Opt    *Optimizer    // the optimiser and its state
 	// Epoch and Step count the epochs completed and the updates made.
 	Epoch, Step int
 	// RNG drives shuffling, dynamic binarization and the Gumbel noise of
@@ -60,10 +60,14 @@ func NewState(cfg Config) (*State, error) {
 	for i, t := range p.Tensors {
 		sizes[i] = t.Len()
 	}
+	opt, err := NewOptimizer(cfg.optimizer(), cfg.LR, sizes)
+	if err != nil {
+		return nil, err
+	}
 	return &State{
 		Config:    cfg,
 		Params:    p,
-		Opt:       NewAdam(cfg.LR, sizes),
+		Opt:       opt,
 		RNG:       rand.NewPCG(cfg.Seed, streamTrain),
 		BestValid: math.Inf(1),
 	}, nil
@@ -72,8 +76,8 @@ func NewState(cfg Config) (*State, error) {
 // Tensor name prefixes inside a checkpoint.
 const (
 	prefixParam = "param/"
-	prefixAdamM = "adam.m/"
-	prefixAdamV = "adam.v/"
+	prefixOptM  = "opt.m/" // Adam's first moments, or the momentum velocity
+	prefixOptV  = "opt.v/" // Adam's second moments
 )
 
 // file converts st into checkpoint content.
@@ -95,7 +99,7 @@ func (st *State) file() (*checkpoint.File, error) {
 			"best_valid": encodeFloat(st.BestValid),
 		},
 		Counters: map[string]int64{
-			"epoch": int64(st.Epoch), "step": int64(st.Step), "adam_t": int64(st.Opt.T),
+			"epoch": int64(st.Epoch), "step": int64(st.Step), "opt_t": int64(st.Opt.T),
 			"next": int64(st.Next), "epoch_images": int64(st.EpochImages),
 		},
 	}
@@ -103,9 +107,11 @@ func (st *State) file() (*checkpoint.File, error) {
 		t := st.Params.Tensors[i]
 		shape := []int(t.Shape().Clone())
 		f.Tensors = append(f.Tensors,
-			checkpoint.Tensor{Name: prefixParam + name, Shape: shape, Data: t.Data().([]float32)},
-			checkpoint.Tensor{Name: prefixAdamM + name, Shape: shape, Data: st.Opt.M[i]},
-			checkpoint.Tensor{Name: prefixAdamV + name, Shape: shape, Data: st.Opt.V[i]})
+			checkpoint.Tensor{Name: prefixParam + name, Shape: shape, Data: t.Float32s()},
+			checkpoint.Tensor{Name: prefixOptM + name, Shape: shape, Data: st.Opt.M[i]})
+		if st.Opt.V != nil {
+			f.Tensors = append(f.Tensors, checkpoint.Tensor{Name: prefixOptV + name, Shape: shape, Data: st.Opt.V[i]})
+		}
 	}
 	return f, nil
 }
@@ -152,9 +158,13 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	}
 	// Check the file against the architecture before allocating it, so a
 	// configuration that lies about its size costs nothing.
+	prefixes := []string{prefixParam, prefixOptM}
+	if cfg.optimizer() == OptAdam {
+		prefixes = append(prefixes, prefixOptV)
+	}
 	names, shapes := cfg.Model.Shapes()
 	for i, name := range names {
-		for _, prefix := range []string{prefixParam, prefixAdamM, prefixAdamV} {
+		for _, prefix := range prefixes {
 			t, err := f.Tensor(prefix + name)
 			if err != nil {
 				return nil, err
@@ -169,14 +179,20 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 		return nil, err
 	}
 	for i, name := range st.Params.Names {
-		for _, dst := range []struct {
+		dsts := []struct {
 			prefix string
 			data   []float32
 		}{
-			{prefixParam, st.Params.Tensors[i].Data().([]float32)},
-			{prefixAdamM, st.Opt.M[i]},
-			{prefixAdamV, st.Opt.V[i]},
-		} {
+			{prefixParam, st.Params.Tensors[i].Float32s()},
+			{prefixOptM, st.Opt.M[i]},
+		}
+		if st.Opt.V != nil {
+			dsts = append(dsts, struct {
+				prefix string
+				data   []float32
+			}{prefixOptV, st.Opt.V[i]})
+		}
+		for _, dst := range dsts {
 			t, err := f.Tensor(dst.prefix + name)
 			if err != nil {
 				return nil, err
@@ -184,7 +200,7 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 			copy(dst.data, t.Data)
 		}
 	}
-	counters := map[string]*int{"epoch": &st.Epoch, "step": &st.Step, "adam_t": &st.Opt.T, "next": &st.Next, "epoch_images": &st.EpochImages}
+	counters := map[string]*int{"epoch": &st.Epoch, "step": &st.Step, "opt_t": &st.Opt.T, "next": &st.Next, "epoch_images": &st.EpochImages}
 	for name, dst := range counters {
 		v, ok := f.Counters[name]
 		if !ok || v < 0 || v > 1<<40 {

@@ -1,0 +1,120 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+)
+
+// Optimizer names accepted by Config.Optimizer.
+const (
+	OptAdam     = "adam"     // Adam, the default (as in the authors' notebook)
+	OptMomentum = "momentum" // SGD with momentum 0.9 (as in Jang et al. 2017)
+)
+
+// Optimizer updates float32 parameter slices in place from their
+// gradients, with one of two rules. Adam (Kingma & Ba 2015, beta1 = 0.9,
+// beta2 = 0.999, eps = 1e-8), at step t = 1, 2, ...:
+//
+//	m = beta1 m + (1 - beta1) g
+//	v = beta2 v + (1 - beta2) g^2
+//	w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+//
+// SGD with momentum mu = 0.9, the paper's optimiser (the velocity form of
+// PyTorch and TensorFlow):
+//
+//	m = mu m + g
+//	w = w - lr m
+//
+// Its state (M, V, T) is saved in checkpoints, so a resumed run continues
+// exactly.
+type Optimizer struct {
+	// Kind is OptAdam or OptMomentum.
+	Kind string
+	// LR is the learning rate.
+	LR float64
+	// M holds Adam's first moments or the momentum velocity, and V Adam's
+	// second moments (nil for momentum), one slice per parameter tensor.
+	M, V [][]float32
+	// T is the number of steps taken.
+	T int
+}
+
+const (
+	adamBeta1 = 0.9
+	adamBeta2 = 0.999
+	adamEps   = 1e-8
+	momentum  = 0.9
+)
+
+// NewOptimizer returns an optimiser of the given kind with zero state for
+// parameter tensors of the given sizes.
+func NewOptimizer(kind string, lr float64, sizes []int) (*Optimizer, error) {
+	if kind != OptAdam && kind != OptMomentum {
+		return nil, fmt.Errorf("unknown optimizer %q: want %s or %s", kind, OptAdam, OptMomentum)
+	}
+	o := &Optimizer{Kind: kind, LR: lr}
+	for _, n := range sizes {
+		o.M = append(o.M, make([]float32, n))
+		if kind == OptAdam {
+			o.V = append(o.V, make([]float32, n))
+		}
+	}
+	return o, nil
+}
+
+// Step updates every params[i] in place from its gradient grads[i].
+func (o *Optimizer) Step(params, grads [][]float32) {
+	o.T++
+	var update func(w, g, m, v []float32)
+	switch o.Kind {
+	case OptMomentum:
+		lr := float32(o.LR)
+		update = func(w, g, m, _ []float32) {
+			for j := range w {
+				m[j] = momentum*m[j] + g[j]
+				w[j] -= lr * m[j]
+			}
+		}
+	default:
+		c1 := 1 - math.Pow(adamBeta1, float64(o.T))
+		c2 := 1 - math.Pow(adamBeta2, float64(o.T))
+		// w -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps), folded into two constants.
+		step := float32(o.LR / c1)
+		invSqrtC2 := float32(1 / math.Sqrt(c2))
+		update = func(w, g, m, v []float32) {
+			for j := range w {
+				m[j] = adamBeta1*m[j] + (1-adamBeta1)*g[j]
+				v[j] = adamBeta2*v[j] + (1-adamBeta2)*g[j]*g[j]
+				w[j] -= step * m[j] / (sqrt32(v[j])*invSqrtC2 + adamEps)
+			}
+		}
+	}
+	// Every element is updated independently, so splitting the work
+	// across CPUs changes no result.
+	var wg sync.WaitGroup
+	for i, w := range params {
+		g, m := grads[i], o.M[i]
+		var v []float32
+		if o.V != nil {
+			v = o.V[i]
+		}
+		parts := min(runtime.GOMAXPROCS(0), 1+len(w)/(1<<15))
+		for p := range parts {
+			lo, hi := p*len(w)/parts, (p+1)*len(w)/parts
+			var vp []float32
+			if v != nil {
+				vp = v[lo:hi]
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				update(w[lo:hi], g[lo:hi], m[lo:hi], vp)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
