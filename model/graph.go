@@ -19,6 +19,12 @@ type Options struct {
 	Hard bool
 	// Grad adds the gradient of the loss for every parameter.
 	Grad bool
+	// RelaxedKL replaces the analytic KL of the discrete variables by the
+	// single-sample KL of the relaxed ones against a uniform ExpConcrete
+	// prior at temperature PriorTau (see relaxedKLOp), which keeps the
+	// relaxed objective a bound (Maddison et al. 2017).
+	RelaxedKL bool
+	PriorTau  float64
 }
 
 // Graph is one compiled VAE computation over a minibatch: encoder, Gumbel-
@@ -48,6 +54,9 @@ type Graph struct {
 func NewGraph(cfg Config, p *Params, opt Options) (*Graph, error) {
 	if opt.Batch < 1 {
 		return nil, fmt.Errorf("model: batch size %d is not positive", opt.Batch)
+	}
+	if opt.RelaxedKL && !(opt.PriorTau > 0) {
+		return nil, fmt.Errorf("model: prior temperature %v is not positive", opt.PriorTau)
 	}
 	if len(p.Tensors) == 0 {
 		return nil, fmt.Errorf("model: no parameters")
@@ -98,7 +107,12 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	if gr.rec, err = G.ApplyOp(newNLLOp(), gr.xlogits, x); err != nil { // (B)
 		return err
 	}
-	if gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K), gr.logits); err != nil { // (B)
+	if gr.opt.RelaxedKL {
+		gr.kl, err = G.ApplyOp(newRelaxedKLOp(gr.cfg.K, gr.opt.PriorTau), gr.logits, noise, gr.tau) // (B)
+	} else {
+		gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K), gr.logits) // (B)
+	}
+	if err != nil {
 		return err
 	}
 	if gr.loss, err = G.ApplyOp(lossOp{}, gr.rec, gr.kl, weight); err != nil { // scalar
@@ -185,7 +199,8 @@ func (gr *Graph) Loss() float64 { return scalarOf(gr.loss.Value()) }
 // Rec returns -log p(x|y) of every row of the last run.
 func (gr *Graph) Rec() []float64 { return float64s(gr.rec.Value()) }
 
-// KL returns KL(q(z|x) || uniform) of every row of the last run.
+// KL returns the KL term of every row of the last run: KL(q(z|x) || uniform),
+// or its relaxed single-sample estimate with Options.RelaxedKL.
 func (gr *Graph) KL() []float64 { return float64s(gr.kl.Value()) }
 
 // Logits returns the (B, N*K) posterior logits of the last run, row-major.

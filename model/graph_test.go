@@ -154,15 +154,17 @@ func TestGraphMatchesReference(t *testing.T) {
 func TestGraphGradientFiniteDifferences(t *testing.T) {
 	const h, tol = 1e-6, 1e-6
 	for _, tc := range []struct {
-		name string
-		tau  float64
-		hard bool
+		name    string
+		tau     float64
+		hard    bool
+		relaxed bool
 	}{
-		{"soft tau=1", 1, false},
-		{"soft tau=0.5", 0.5, false},
+		{"soft tau=1", 1, false, false},
+		{"soft tau=0.5", 0.5, false, false},
+		{"relaxed KL tau=0.5", 0.5, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gr, p := newTinyGraph(t, 2, Options{Batch: 3, Hard: tc.hard, Grad: true})
+			gr, p := newTinyGraph(t, 2, Options{Batch: 3, Hard: tc.hard, Grad: true, RelaxedKL: tc.relaxed, PriorTau: 2.0 / 3})
 			if err := gr.SetTau(tc.tau); err != nil {
 				t.Fatal(err)
 			}

@@ -31,6 +31,13 @@ type Config struct {
 	// forward, the relaxed sample's gradient backward.
 	Hard bool `json:"hard"`
 
+	// KL is "analytic" (the discrete variables' KL, the default) or
+	// "relaxed" (a single-sample KL of the relaxed variables against a
+	// uniform ExpConcrete prior at temperature PriorTau, which keeps the
+	// relaxed objective a bound; Maddison et al. 2017).
+	KL       string  `json:"kl"`
+	PriorTau float64 `json:"prior_tau"`
+
 	Binarize string `json:"binarize"` // "fixed" or "dynamic" (see data.Binarization)
 	Seed     uint64 `json:"seed"`     // seeds weights, shuffling, noise and dynamic binarization draws
 	Limit    int    `json:"limit"`    // train on the first Limit images only; 0 means all 50,000
@@ -52,6 +59,8 @@ func Defaults() Config {
 		AnnealRate:  3e-5,
 		AnnealEvery: 1000,
 		Optimizer:   OptAdam,
+		KL:          KLAnalytic,
+		PriorTau:    1,
 		Binarize:    "fixed",
 		Seed:        1,
 		Out:         "checkpoints/default",
@@ -87,6 +96,12 @@ func (c Config) Validate() error {
 	case c.Out == "":
 		return errors.New("-out: need a folder")
 	}
+	if c.KL != "" && c.KL != KLAnalytic && c.KL != KLRelaxed {
+		return fmt.Errorf("-kl %q: want %s or %s", c.KL, KLAnalytic, KLRelaxed)
+	}
+	if c.KL == KLRelaxed && !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
+		return fmt.Errorf("-prior-tau %v: need 0 < prior-tau <= 1e4", c.PriorTau)
+	}
 	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptMomentum {
 		return fmt.Errorf("-optimizer %q: want %s or %s", c.Optimizer, OptAdam, OptMomentum)
 	}
@@ -109,12 +124,23 @@ func (c Config) Validate() error {
 // gigabytes.
 const maxBatch = 10000
 
+// KL terms accepted by Config.KL.
+const (
+	KLAnalytic = "analytic"
+	KLRelaxed  = "relaxed"
+)
+
 // optimizer returns the optimizer's name, Adam when unset.
 func (c Config) optimizer() string {
 	if c.Optimizer == "" {
 		return OptAdam
 	}
 	return c.Optimizer
+}
+
+// graphOptions returns the options of the training graph.
+func (c Config) graphOptions() model.Options {
+	return model.Options{Batch: c.Batch, Hard: c.Hard, Grad: true, RelaxedKL: c.KL == KLRelaxed, PriorTau: c.PriorTau}
 }
 
 // temperature returns tau at global step t under c's schedule.

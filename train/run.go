@@ -122,7 +122,7 @@ func (st *State) run(ctx context.Context, out Output) error {
 	if err != nil {
 		return err
 	}
-	gr, err := model.NewGraph(cfg.Model, st.Params, model.Options{Batch: cfg.Batch, Hard: cfg.Hard, Grad: true})
+	gr, err := model.NewGraph(cfg.Model, st.Params, cfg.graphOptions())
 	if err != nil {
 		return err
 	}

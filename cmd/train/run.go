@@ -42,6 +42,8 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.Float64Var(&cfg.AnnealRate, "anneal-rate", cfg.AnnealRate, "annealing `rate` r per step (0 keeps tau0)")
 	fs.IntVar(&cfg.AnnealEvery, "anneal-every", cfg.AnnealEvery, "recompute the temperature every `n` steps")
 	fs.BoolVar(&cfg.Hard, "hard", cfg.Hard, "straight-through Gumbel-Softmax: one-hot samples forward, relaxed gradient backward")
+	fs.StringVar(&cfg.KL, "kl", cfg.KL, "KL term of the training loss: `analytic` (discrete variables) or relaxed (single-sample ExpConcrete KL, a true bound for the relaxed model)")
+	fs.Float64Var(&cfg.PriorTau, "prior-tau", cfg.PriorTau, "`temperature` of the uniform ExpConcrete prior for -kl relaxed")
 	fs.StringVar(&cfg.Binarize, "binarize", cfg.Binarize, "pixel binarization: `fixed` (one draw, seeded, the paper's protocol) or dynamic (a fresh draw per use)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random `seed` for weights, shuffling and noise: the same seed gives the same model")
 	fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "train on the first `n` training images only (0: all 50,000), for quick runs")
