@@ -21,9 +21,23 @@ var tinyCfg = model.Config{N: 2, K: 3, Hidden: []int{8, 8}, Input: model.Pixels}
 // weighting samples wrongly, shows.
 func tinyModel(t *testing.T) *model.Params {
 	t.Helper()
-	p, err := model.NewParams(tinyCfg, tensor.Float32, rand.New(rand.NewPCG(1, 2)))
+	return tinyModelOf(t, tinyCfg)
+}
+
+// tinyModelOf is tinyModel for a tinyCfg variant; a learned prior gets
+// random logits (the last tensor).
+func tinyModelOf(t *testing.T, cfg model.Config) *model.Params {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, 2))
+	p, err := model.NewParams(cfg, tensor.Float32, rng)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Learned() {
+		prior := p.Tensors[len(p.Tensors)-1].Float32s()
+		for i := range prior {
+			prior[i] = float32(2 * rng.NormFloat64())
+		}
 	}
 	for _, scaled := range []struct{ tensor, by int }{{4, 20}, {6, 30}} {
 		w := p.Tensors[scaled.tensor].Float32s()
@@ -46,17 +60,23 @@ func randomImages(n int, seed uint64) *data.Split {
 }
 
 // exact holds, for one image, every latent state's posterior probability
-// q(z|x) and reconstruction cost rec(z) = -log p(x|z), and the analytic KL.
+// q(z|x), prior log-probability log p(z) and reconstruction cost
+// rec(z) = -log p(x|z), and the analytic KL.
 type exact struct {
-	q, rec []float64
-	kl     float64
+	q, logp, rec []float64
+	kl           float64
 }
 
 // enumerate computes exact for image img of the tiny model by running the
 // encoder once and the decoder at each of the 9 one-hot states.
 func enumerate(t *testing.T, p *model.Params, img []uint8) exact {
 	t.Helper()
-	cfg := tinyCfg
+	return enumerateOf(t, tinyCfg, p, img)
+}
+
+// enumerateOf is enumerate for a tinyCfg variant (e.g. a learned prior).
+func enumerateOf(t *testing.T, cfg model.Config, p *model.Params, img []uint8) exact {
+	t.Helper()
 	gr, err := model.NewGraph(cfg, p, model.Options{Batch: 1, Hard: true})
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +105,7 @@ func enumerate(t *testing.T, p *model.Params, img []uint8) exact {
 	for i, v := range img {
 		dec.X.Float32s()[i] = float32(v)
 	}
+	logPrior := logSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
 	e := exact{kl: gr.KL()[0]}
 	for z1 := 0; z1 < cfg.K; z1++ {
 		for z2 := 0; z2 < cfg.K; z2++ {
@@ -95,21 +116,18 @@ func enumerate(t *testing.T, p *model.Params, img []uint8) exact {
 				t.Fatal(err)
 			}
 			e.q = append(e.q, qv[z1]*qv[cfg.K+z2])
+			e.logp = append(e.logp, logPrior[z1]+logPrior[cfg.K+z2])
 			e.rec = append(e.rec, dec.Rec()[0])
 		}
 	}
 	return e
 }
 
-// logPX returns log p(x) = log sum_z p(x|z) p(z) with the uniform prior.
+// logPX returns log p(x) = log sum_z p(x|z) p(z).
 func (e exact) logPX() float64 {
-	m := math.Inf(-1)
-	for _, r := range e.rec {
-		m = math.Max(m, -r)
+	terms := make([]float64, len(e.rec))
+	for z, r := range e.rec {
+		terms[z] = -r + e.logp[z]
 	}
-	var s float64
-	for _, r := range e.rec {
-		s += math.Exp(-r - m)
-	}
-	return m + math.Log(s/float64(len(e.rec)))
+	return logSumExp(terms)
 }

@@ -29,7 +29,8 @@ const iwRows = 1000
 //
 //	L_k(x) = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  <=  log p(x),
 //
-// with the uniform prior p(z) = K^-N and q(z|x) = prod_n softmax(logits_n).
+// with the model's prior p(z) = prod_n p_n(z_n) (uniform, or learned) and
+// q(z|x) = prod_n softmax(logits_n).
 // L_1 is the discrete ELBO; L_k rises towards log p(x) as k grows. The
 // samples are one-hot Gumbel-max draws from rng. progress, if not nil, is
 // called with the number of images done. It stops early with ctx's error
@@ -49,6 +50,7 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	if err != nil {
 		return IWBound{}, err
 	}
+	logPrior := logSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
 	var sum, sumSq float64
 	x := enc.X.Float32s()
 	done := 0
@@ -66,7 +68,7 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 				return IWBound{}, err
 			}
 			img := x[b*cfg.Input : (b+1)*cfg.Input]
-			l, err := imageIW(dec, cfg, img, logits[b*cfg.Latent():(b+1)*cfg.Latent()], k, rng)
+			l, err := imageIW(dec, cfg, img, logits[b*cfg.Latent():(b+1)*cfg.Latent()], logPrior, k, rng)
 			if err != nil {
 				return IWBound{}, err
 			}
@@ -84,31 +86,24 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	return IWBound{N: s.N, K: k, NegBound: mean, SE: math.Sqrt(variance / n)}, nil
 }
 
-// imageIW returns L_k(x) of one image with posterior logits (N*K values),
-// decoding the k samples in runs of the decoder's batch size.
-func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits []float64, k int, rng *rand.Rand) (float64, error) {
-	logq := make([]float64, len(logits)) // log softmax of each variable
-	for v := 0; v < cfg.N; v++ {
-		group := logits[v*cfg.K : (v+1)*cfg.K]
-		lse := logSumExp(group)
-		for j, l := range group {
-			logq[v*cfg.K+j] = l - lse
-		}
-	}
+// imageIW returns L_k(x) of one image with posterior logits and prior
+// log-probabilities (N*K values each), decoding the k samples in runs of
+// the decoder's batch size.
+func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits, logPrior []float64, k int, rng *rand.Rand) (float64, error) {
+	logq := logSoftmaxGroups(logits, cfg.K)
 	batch := dec.Z.Shape()[0]
 	xs, zs := dec.X.Float32s(), dec.Z.Float32s()
 	for r := range batch {
 		copy(xs[r*cfg.Input:(r+1)*cfg.Input], img)
 	}
-	logPrior := -float64(cfg.N) * math.Log(float64(cfg.K))
 	logw := make([]float64, 0, k)
-	logqz := make([]float64, batch)
+	logqz, logpz := make([]float64, batch), make([]float64, batch)
 	noise := make([]float64, batch*cfg.Latent())
 	for len(logw) < k {
 		clear(zs)
 		model.SampleGumbel(noise, rng)
 		for r := range batch {
-			logqz[r] = 0
+			logqz[r], logpz[r] = 0, 0
 			for v := 0; v < cfg.N; v++ {
 				best, bestScore := 0, math.Inf(-1)
 				for j := 0; j < cfg.K; j++ { // Gumbel-max: an exact draw from q_v
@@ -119,6 +114,7 @@ func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits []float
 				}
 				zs[r*cfg.Latent()+v*cfg.K+best] = 1
 				logqz[r] += logq[v*cfg.K+best]
+				logpz[r] += logPrior[v*cfg.K+best]
 			}
 		}
 		if err := dec.Run(); err != nil {
@@ -128,10 +124,22 @@ func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits []float
 			if len(logw) == k {
 				break
 			}
-			logw = append(logw, -rec+logPrior-logqz[r])
+			logw = append(logw, -rec+logpz[r]-logqz[r])
 		}
 	}
 	return logSumExp(logw) - math.Log(float64(k)), nil
+}
+
+// logSoftmaxGroups returns the log-softmax of every group of k values.
+func logSoftmaxGroups(logits []float64, k int) []float64 {
+	out := make([]float64, len(logits))
+	for g := 0; g < len(logits); g += k {
+		lse := logSumExp(logits[g : g+k])
+		for j, l := range logits[g : g+k] {
+			out[g+j] = l - lse
+		}
+	}
+	return out
 }
 
 // logSumExp returns log sum_i exp(x_i), shifted by the maximum so that it

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gsvae/model"
 )
 
 // TestIWMatchesEnumeration checks L_k of one image of the tiny model against
@@ -16,24 +18,28 @@ import (
 // q(z|x), prior or log k) misses by far more.
 func TestIWMatchesEnumeration(t *testing.T) {
 	const k = 5000
-	p := tinyModel(t)
-	img := randomImages(1, 1)
-	e := enumerate(t, p, img.Binary)
-	logPX := e.logPX()
-	var second float64 // E_q[(w/p(x))^2]
-	for z, q := range e.q {
-		w := math.Exp(-e.rec[z] - math.Log(9) - math.Log(q) - logPX)
-		second += q * w * w
-	}
-	relVar := second - 1 // Var_q(w) / p(x)^2
-	bias, sd := relVar/(2*k), math.Sqrt(relVar/k)
-	got, err := NegIWBound(context.Background(), tinyCfg, p, img, k, rand.New(rand.NewPCG(7, 7)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f", k, -got.NegBound, logPX, bias, sd)
-	if d := -got.NegBound - (logPX - bias); math.Abs(d) > 4*sd+1e-6 {
-		t.Errorf("L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", -got.NegBound, logPX-bias, 4*sd)
+	learned := tinyCfg
+	learned.Prior = model.PriorLearned
+	for _, cfg := range []model.Config{tinyCfg, learned} {
+		p := tinyModelOf(t, cfg)
+		img := randomImages(1, 1)
+		e := enumerateOf(t, cfg, p, img.Binary)
+		logPX := e.logPX()
+		var second float64 // E_q[(w/p(x))^2]
+		for z, q := range e.q {
+			w := math.Exp(-e.rec[z] + e.logp[z] - math.Log(q) - logPX)
+			second += q * w * w
+		}
+		relVar := second - 1 // Var_q(w) / p(x)^2
+		bias, sd := relVar/(2*k), math.Sqrt(relVar/k)
+		got, err := NegIWBound(context.Background(), cfg, p, img, k, rand.New(rand.NewPCG(7, 7)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("prior %q: L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f", cfg.Prior, k, -got.NegBound, logPX, bias, sd)
+		if d := -got.NegBound - (logPX - bias); math.Abs(d) > 4*sd+1e-6 {
+			t.Errorf("prior %q: L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", cfg.Prior, -got.NegBound, logPX-bias, 4*sd)
+		}
 	}
 }
 

@@ -20,12 +20,25 @@ type Config struct {
 	Hidden []int `json:"hidden"`
 	// Input is the number of pixels of one image.
 	Input int `json:"input"`
+	// Prior is PriorUniform (or "") for the fixed uniform prior over each
+	// variable's classes, or PriorLearned for a categorical prior whose
+	// logits are trained with the rest (Jang et al. 2017, v5).
+	Prior string `json:"prior,omitempty"`
 }
+
+// Priors accepted by Config.Prior.
+const (
+	PriorUniform = "uniform"
+	PriorLearned = "learned"
+)
+
+// Learned reports whether the prior's logits are parameters.
+func (c Config) Learned() bool { return c.Prior == PriorLearned }
 
 // DefaultConfig returns the architecture of the paper's categorical VAE as
 // in the authors' notebook: 784-512-256-(20x10)-256-512-784 with ReLU.
 func DefaultConfig() Config {
-	return Config{N: 20, K: 10, Hidden: []int{512, 256}, Input: Pixels}
+	return Config{N: 20, K: 10, Hidden: []int{512, 256}, Input: Pixels, Prior: PriorUniform}
 }
 
 // Latent returns N*K, the width of the latent layer.
@@ -42,6 +55,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: input size %d is not positive", c.Input)
 	case len(c.Hidden) == 0:
 		return errors.New("model: no hidden layers")
+	case c.Prior != "" && c.Prior != PriorUniform && c.Prior != PriorLearned:
+		return fmt.Errorf("model: prior %q: want %s or %s", c.Prior, PriorUniform, PriorLearned)
 	}
 	for _, h := range c.Hidden {
 		if h < 1 || h > maxWidth {
@@ -102,7 +117,7 @@ func (c Config) layers() []layer {
 }
 
 // paramSpec names one parameter tensor with its shape and the fan-in of its
-// layer.
+// layer (0 for the prior's logits, which start at zero: uniform).
 type paramSpec struct {
 	name  string
 	shape []int
@@ -118,6 +133,9 @@ func (c Config) paramSpecs() []paramSpec {
 		specs = append(specs,
 			paramSpec{l.name + ".w", []int{l.out, l.in}, l.in},
 			paramSpec{l.name + ".b", []int{1, l.out}, l.in})
+	}
+	if c.Learned() {
+		specs = append(specs, paramSpec{"prior.logits", []int{1, c.Latent()}, 0})
 	}
 	return specs
 }

@@ -58,6 +58,9 @@ func NewGraph(cfg Config, p *Params, opt Options) (*Graph, error) {
 	if opt.RelaxedKL && !(opt.PriorTau > 0) {
 		return nil, fmt.Errorf("model: prior temperature %v is not positive", opt.PriorTau)
 	}
+	if opt.RelaxedKL && cfg.Learned() {
+		return nil, fmt.Errorf("model: the relaxed KL supports the uniform prior only")
+	}
 	if len(p.Tensors) == 0 {
 		return nil, fmt.Errorf("model: no parameters")
 	}
@@ -92,16 +95,16 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	if err := gr.SetTau(1); err != nil {
 		return err
 	}
-	nEnc := len(gr.cfg.Hidden) + 1
+	nl := 2 * (len(gr.cfg.Hidden) + 1) // tensors per network
 	var err error
-	if gr.logits, err = mlp("enc", x, nodes[:2*nEnc], false); err != nil { // (B, N*K)
+	if gr.logits, err = mlp("enc", x, nodes[:nl], false); err != nil { // (B, N*K)
 		return err
 	}
 	y, err := G.ApplyOp(newRelaxOp(gr.cfg.K, gr.opt.Hard), gr.logits, noise, gr.tau) // (B, N*K)
 	if err != nil {
 		return err
 	}
-	if gr.xlogits, err = mlp("dec", y, nodes[2*nEnc:], true); err != nil { // (B, Input)
+	if gr.xlogits, err = mlp("dec", y, nodes[nl:2*nl], true); err != nil { // (B, Input)
 		return err
 	}
 	if gr.rec, err = G.ApplyOp(newNLLOp(), gr.xlogits, x); err != nil { // (B)
@@ -110,7 +113,11 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	if gr.opt.RelaxedKL {
 		gr.kl, err = G.ApplyOp(newRelaxedKLOp(gr.cfg.K, gr.opt.PriorTau), gr.logits, noise, gr.tau) // (B)
 	} else {
-		gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K), gr.logits) // (B)
+		klInputs := G.Nodes{gr.logits}
+		if gr.cfg.Learned() {
+			klInputs = append(klInputs, nodes[2*nl]) // the prior's logits (1, N*K)
+		}
+		gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K, gr.cfg.Learned()), klInputs...) // (B)
 	}
 	if err != nil {
 		return err

@@ -16,12 +16,25 @@ var tiny = Config{N: 2, K: 3, Hidden: []int{5, 4}, Input: 6}
 // noise, all drawn from seed.
 func newTinyGraph(t *testing.T, seed uint64, opt Options) (*Graph, *Params) {
 	t.Helper()
+	return newTinyGraphOf(t, tiny, seed, opt)
+}
+
+// newTinyGraphOf is newTinyGraph for another configuration; a learned
+// prior gets random logits, so that its gradient is not at a symmetric
+// point.
+func newTinyGraphOf(t *testing.T, cfg Config, seed uint64, opt Options) (*Graph, *Params) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	p, err := NewParams(tiny, tensor.Float64, rng)
+	p, err := NewParams(cfg, tensor.Float64, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gr, err := NewGraph(tiny, p, opt)
+	if _, _, prior := p.layers(cfg); prior != nil {
+		for i := range prior.Float64s() {
+			prior.Float64s()[i] = rng.NormFloat64()
+		}
+	}
+	gr, err := NewGraph(cfg, p, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,18 +166,22 @@ func TestGraphMatchesReference(t *testing.T) {
 // max(1, |g|) leaves a wide margin while catching any wrong term.
 func TestGraphGradientFiniteDifferences(t *testing.T) {
 	const h, tol = 1e-6, 1e-6
+	learned := tiny
+	learned.Prior = PriorLearned
 	for _, tc := range []struct {
 		name    string
+		cfg     Config
 		tau     float64
 		hard    bool
 		relaxed bool
 	}{
-		{"soft tau=1", 1, false, false},
-		{"soft tau=0.5", 0.5, false, false},
-		{"relaxed KL tau=0.5", 0.5, false, true},
+		{"soft tau=1", tiny, 1, false, false},
+		{"soft tau=0.5", tiny, 0.5, false, false},
+		{"relaxed KL tau=0.5", tiny, 0.5, false, true},
+		{"learned prior tau=0.7", learned, 0.7, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gr, p := newTinyGraph(t, 2, Options{Batch: 3, Hard: tc.hard, Grad: true, RelaxedKL: tc.relaxed, PriorTau: 2.0 / 3})
+			gr, p := newTinyGraphOf(t, tc.cfg, 2, Options{Batch: 3, Hard: tc.hard, Grad: true, RelaxedKL: tc.relaxed, PriorTau: 2.0 / 3})
 			if err := gr.SetTau(tc.tau); err != nil {
 				t.Fatal(err)
 			}

@@ -103,5 +103,5 @@ func rowsOf(d G.DimSizer) (tensor.Shape, error) {
 
 // Constructors of the ops that own an output buffer.
 func newRelaxOp(k int, hard bool) relaxOp { return relaxOp{k: k, hard: hard, buf: new(outBuf)} }
-func newKLOp(k int) klOp                  { return klOp{k: k, buf: new(outBuf)} }
+func newKLOp(k int, learned bool) klOp    { return klOp{k: k, learned: learned, buf: new(outBuf)} }
 func newNLLOp() bernoulliNLLOp            { return bernoulliNLLOp{buf: new(outBuf), residual: new(outBuf)} }

@@ -219,25 +219,36 @@ func runSingleOp(t *testing.T, op G.Op, inputs ...*tensor.Dense) (out, grad []fl
 
 // TestKLMatchesEnumeration compares the analytic KL of N=2 variables with K=3
 // classes to KL(q||p) summed over all 9 joint states z:
-// sum_z q(z) log(q(z) / p(z)), q(z) = q_1(z_1) q_2(z_2), p(z) = 1/9.
+// sum_z q(z) log(q(z) / p(z)), q(z) = q_1(z_1) q_2(z_2), with the uniform
+// prior p(z) = 1/9 and with a learned prior p(z) = p_1(z_1) p_2(z_2).
 // Tolerance 1e-12: float64 rounding of a 9-term sum.
 func TestKLMatchesEnumeration(t *testing.T) {
 	const n, k = 2, 3
 	rng := rand.New(rand.NewPCG(3, 1))
-	for trial := 0; trial < 5; trial++ {
+	for trial := 0; trial < 10; trial++ {
+		learned := trial >= 5 // then the prior is softmax of random logits
 		logits := randomSlice(rng, n*k, 2)
-		q := make([]float64, n*k)
+		prior := make([]float64, n*k) // zero logits: uniform
+		if learned {
+			prior = randomSlice(rng, n*k, 1)
+		}
+		q, p := make([]float64, n*k), make([]float64, n*k)
 		softmaxGroups(q, logits, k, 1)
+		softmaxGroups(p, prior, k, 1)
 		var want float64
 		for z1 := 0; z1 < k; z1++ {
 			for z2 := 0; z2 < k; z2++ {
-				qz := q[z1] * q[k+z2]
-				want += qz * math.Log(qz/(1.0/(k*k)))
+				qz, pz := q[z1]*q[k+z2], p[z1]*p[k+z2]
+				want += qz * math.Log(qz/pz)
 			}
 		}
-		got, _ := runSingleOp(t, newKLOp(k), tensor.New(tensor.WithShape(1, n*k), tensor.WithBacking(logits)))
+		inputs := []*tensor.Dense{tensor.New(tensor.WithShape(1, n*k), tensor.WithBacking(logits))}
+		if learned {
+			inputs = append(inputs, tensor.New(tensor.WithShape(1, n*k), tensor.WithBacking(prior)))
+		}
+		got, _ := runSingleOp(t, newKLOp(k, learned), inputs...)
 		if math.Abs(got[0]-want) > 1e-12 {
-			t.Errorf("trial %d: KL = %.15g, enumeration %.15g", trial, got[0], want)
+			t.Errorf("trial %d (learned prior %t): KL = %.15g, enumeration %.15g", trial, learned, got[0], want)
 		}
 	}
 }
@@ -257,8 +268,8 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 		op    G.Op
 		extra []*tensor.Dense
 	}{
-		{"KL k=3", newKLOp(3), nil},
-		{"KL k=2", newKLOp(2), nil},
+		{"KL k=3", newKLOp(3, false), nil},
+		{"KL k=2", newKLOp(2, false), nil},
 		{"Bernoulli NLL", newNLLOp(), []*tensor.Dense{x}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,7 +308,7 @@ func TestOpGradientsFiniteDifferences(t *testing.T) {
 // softplus(-1e4) = 0 for x = 0, so those two pixels cost nothing while
 // x = 0 at l = 1e4 costs 1e4 nats.
 func TestExtremeLogitsFloat32(t *testing.T) {
-	kl, dkl := runSingleOp(t, newKLOp(3),
+	kl, dkl := runSingleOp(t, newKLOp(3, false),
 		tensor.New(tensor.WithShape(1, 6), tensor.WithBacking([]float32{1e4, -1e4, 0, 200, 0, 0})))
 	if want := 2 * math.Log(3); math.Abs(kl[0]-want) > 1e-5 {
 		t.Errorf("KL = %v, want 2 log 3 = %v", kl[0], want)

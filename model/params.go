@@ -35,8 +35,13 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	}
 	p := &Params{}
 	for _, spec := range cfg.paramSpecs() {
-		bound := 1 / math.Sqrt(float64(spec.fanIn))
 		d := tensor.New(tensor.WithShape(spec.shape...), tensor.Of(dt))
+		if spec.fanIn == 0 { // the prior's logits: uniform to start
+			p.Names = append(p.Names, spec.name)
+			p.Tensors = append(p.Tensors, d)
+			continue
+		}
+		bound := 1 / math.Sqrt(float64(spec.fanIn))
 		rows, cols := spec.shape[0], spec.shape[1]
 		for j := 0; j < cols; j++ { // (out, in) filled column by column
 			for i := 0; i < rows; i++ {
@@ -53,6 +58,27 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 		p.Tensors = append(p.Tensors, d)
 	}
 	return p, nil
+}
+
+// layers splits the tensors into the encoder's and the decoder's (weight,
+// bias) pairs and the prior's logits (nil for the uniform prior).
+func (p *Params) layers(cfg Config) (enc, dec *Params, prior *tensor.Dense) {
+	n := 2 * (len(cfg.Hidden) + 1)
+	enc = &Params{Names: p.Names[:n], Tensors: p.Tensors[:n]}
+	dec = &Params{Names: p.Names[n : 2*n], Tensors: p.Tensors[n : 2*n]}
+	if cfg.Learned() {
+		prior = p.Tensors[2*n]
+	}
+	return enc, dec, prior
+}
+
+// PriorLogits returns the (N*K) logits of the prior p(z): the learned ones,
+// or zeros (uniform) for the uniform prior.
+func (p *Params) PriorLogits(cfg Config) []float64 {
+	if _, _, prior := p.layers(cfg); prior != nil {
+		return float64s(prior)
+	}
+	return make([]float64, cfg.Latent())
 }
 
 // Len returns the total number of scalar parameters.

@@ -96,8 +96,14 @@ func (c Config) Validate() error {
 	case c.Out == "":
 		return errors.New("-out: need a folder")
 	}
+	if p := c.Model.Prior; p != "" && p != model.PriorUniform && p != model.PriorLearned {
+		return fmt.Errorf("-prior %q: want %s or %s", p, model.PriorUniform, model.PriorLearned)
+	}
 	if c.KL != "" && c.KL != KLAnalytic && c.KL != KLRelaxed {
 		return fmt.Errorf("-kl %q: want %s or %s", c.KL, KLAnalytic, KLRelaxed)
+	}
+	if c.KL == KLRelaxed && c.Model.Learned() {
+		return fmt.Errorf("-prior %s works with -kl %s only (the relaxed KL uses the uniform prior)", model.PriorLearned, KLAnalytic)
 	}
 	if c.KL == KLRelaxed && !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
 		return fmt.Errorf("-prior-tau %v: need 0 < prior-tau <= 1e4", c.PriorTau)

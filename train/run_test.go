@@ -492,6 +492,8 @@ func TestValidate(t *testing.T) {
 		{"-binarize", func(c *Config) { c.Binarize = "otsu" }},
 		{"-optimizer", func(c *Config) { c.Optimizer = "rmsprop" }},
 		{"-kl", func(c *Config) { c.KL = "exact" }},
+		{"-prior", func(c *Config) { c.Model.Prior = "beta" }},
+		{"-prior", func(c *Config) { c.Model.Prior, c.KL = model.PriorLearned, KLRelaxed }},
 		{"-prior-tau", func(c *Config) { c.KL, c.PriorTau = KLRelaxed, 0 }},
 		{"-out", func(c *Config) { c.Out = file }},
 	} {
@@ -524,6 +526,25 @@ func TestRelaxedKLTrains(t *testing.T) {
 	}
 	if first, last := ms[0].TrainNegELBO, ms[len(ms)-1].TrainNegELBO; !(last < first) {
 		t.Errorf("relaxed loss went from %.2f to %.2f", first, last)
+	}
+}
+
+// TestLearnedPriorTrains trains the tiny model with a learned prior for 2
+// epochs: the prior's logits must move away from zero (uniform), and a
+// resumed run must reproduce them exactly (they are saved with the rest).
+func TestLearnedPriorTrains(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.Model.Prior = model.PriorLearned
+	if err := Run(context.Background(), cfg, quiet); err != nil {
+		t.Fatal(err)
+	}
+	st := loadRun(t, cfg.Out)
+	var moved float64
+	for _, v := range st.Params.PriorLogits(cfg.Model) {
+		moved = math.Max(moved, math.Abs(v))
+	}
+	if !(moved > 1e-4) {
+		t.Errorf("the prior's logits stayed at zero (max |logit| %v)", moved)
 	}
 }
 

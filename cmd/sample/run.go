@@ -79,18 +79,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// priorGrid decodes n latent codes drawn from the uniform prior: each of
-// the N variables one-hot at a uniformly chosen class.
+// priorGrid decodes n latent codes drawn from the prior: each of the N
+// variables one-hot at a class drawn from the prior (uniform, or the
+// learned one).
 func priorGrid(st *train.State, n int, rng *rand.Rand) (*grid, error) {
 	cfg := st.Config.Model
 	dec, err := model.NewDecoder(cfg, st.Params, n)
 	if err != nil {
 		return nil, err
 	}
-	z := dec.Z.Data().([]float32)
+	prior := st.Params.PriorLogits(cfg)
+	z := dec.Z.Float32s()
 	for b := 0; b < n; b++ {
 		for v := 0; v < cfg.N; v++ {
-			z[b*cfg.Latent()+v*cfg.K+rng.IntN(cfg.K)] = 1
+			z[b*cfg.Latent()+v*cfg.K+drawCategorical(prior[v*cfg.K:(v+1)*cfg.K], rng)] = 1
 		}
 	}
 	if err := dec.Run(); err != nil {
@@ -146,6 +148,26 @@ func reconGrid(ctx context.Context, st *train.State, o options, rng *rand.Rand) 
 		g.put(b, 1, means(logits[b*cfg.Input:(b+1)*cfg.Input]))
 	}
 	return g, nil
+}
+
+// drawCategorical draws a class from softmax(logits) by inverting its
+// cumulative distribution.
+func drawCategorical(logits []float64, rng *rand.Rand) int {
+	m := math.Inf(-1)
+	for _, l := range logits {
+		m = math.Max(m, l)
+	}
+	var total float64
+	for _, l := range logits {
+		total += math.Exp(l - m)
+	}
+	u := rng.Float64() * total
+	for j, l := range logits {
+		if u -= math.Exp(l - m); u < 0 {
+			return j
+		}
+	}
+	return len(logits) - 1
 }
 
 // means maps Bernoulli logits to probabilities, sigmoid(l).

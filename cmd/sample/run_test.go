@@ -599,3 +599,26 @@ func marshal(t *testing.T, cfg train.Config) []byte {
 	}
 	return b
 }
+
+// TestDrawCategorical checks the prior sampler: over n = 100,000 draws from
+// softmax(logits) every class's frequency is within 4 binomial standard
+// errors, sqrt(p(1-p)/n), of its probability.
+func TestDrawCategorical(t *testing.T) {
+	const n = 100000
+	logits := []float64{0, 1, -1, 2}
+	rng := rand.New(rand.NewPCG(3, 3))
+	counts := make([]int, len(logits))
+	for range n {
+		counts[drawCategorical(logits, rng)]++
+	}
+	var z float64
+	for _, l := range logits {
+		z += math.Exp(l)
+	}
+	for j, c := range counts {
+		p := math.Exp(logits[j]) / z
+		if se := math.Sqrt(p * (1 - p) / n); math.Abs(float64(c)/n-p) > 4*se {
+			t.Errorf("class %d: frequency %.4f, probability %.4f (4 SE = %.4f)", j, float64(c)/n, p, 4*se)
+		}
+	}
+}

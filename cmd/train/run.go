@@ -36,6 +36,7 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "`adam` (default) or momentum (SGD with momentum 0.9, as in the paper)")
 	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of categorical latent variables")
 	fs.IntVar(&cfg.Model.K, "K", cfg.Model.K, "`classes` per latent variable (at least 2)")
+	fs.StringVar(&cfg.Model.Prior, "prior", cfg.Model.Prior, "prior over each latent variable: `uniform` or learned (its logits trained with the rest)")
 	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated; the decoder mirrors them")
 	fs.Float64Var(&cfg.Tau0, "tau0", cfg.Tau0, "initial Gumbel-Softmax `temperature`")
 	fs.Float64Var(&cfg.TauMin, "tau-min", cfg.TauMin, "lowest `temperature` of the schedule tau = max(tau-min, tau0*exp(-rate*t))")
