@@ -33,7 +33,7 @@ const batchRows = 500
 // NegELBO computes, for every image x of s, the negative ELBO with discrete
 // latents,
 //
-//	-ELBO(x) = -log p(x|z) + KL(q(z|x) || uniform),  z ~ q(z|x) one-hot,
+//	-ELBO(x) = -log p(x|z) + KL(q(z|x) || p(z)),  z ~ q(z|x) one-hot,
 //
 // averaged over `samples` independent draws of z. The draws use the
 // Gumbel-max trick, z_n = onehot(argmax_k logits_nk + g_nk), which samples
@@ -84,7 +84,15 @@ func NegELBO(ctx context.Context, cfg model.Config, p *model.Params, s *data.Spl
 		}
 	}
 	n := float64(s.N)
-	mean := sum / n
-	variance := math.Max(sumSq/n-mean*mean, 0) * n / math.Max(n-1, 1)
-	return Bound{N: s.N, NegELBO: mean, SE: math.Sqrt(variance / n), Rec: rec / n, KL: kl / n}, nil
+	mean, se := meanSE(sum, sumSq, s.N)
+	return Bound{N: s.N, NegELBO: mean, SE: se, Rec: rec / n, KL: kl / n}, nil
+}
+
+// meanSE returns the mean of n values and its standard error, from their
+// sum and sum of squares (with the n-1 variance).
+func meanSE(sum, sumSq float64, n int) (mean, se float64) {
+	fn := float64(n)
+	mean = sum / fn
+	variance := math.Max(sumSq/fn-mean*mean, 0) * fn / math.Max(fn-1, 1)
+	return mean, math.Sqrt(variance / fn)
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"gorgonia.org/tensor"
+
 	"gsvae/data"
 	"gsvae/model"
 )
@@ -41,6 +43,9 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	}
 	if s.N == 0 {
 		return IWBound{}, fmt.Errorf("eval: split %q is empty", s.Name)
+	}
+	if len(p.Tensors) == 0 || p.Tensors[0].Dtype() != tensor.Float32 {
+		return IWBound{}, fmt.Errorf("eval: want float32 parameters")
 	}
 	enc, err := model.NewGraph(cfg, p, model.Options{Batch: min(batchRows, s.N), Hard: true})
 	if err != nil {
@@ -80,10 +85,8 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 			}
 		}
 	}
-	n := float64(s.N)
-	mean := sum / n
-	variance := math.Max(sumSq/n-mean*mean, 0) * n / math.Max(n-1, 1)
-	return IWBound{N: s.N, K: k, NegBound: mean, SE: math.Sqrt(variance / n)}, nil
+	mean, se := meanSE(sum, sumSq, s.N)
+	return IWBound{N: s.N, K: k, NegBound: mean, SE: se}, nil
 }
 
 // imageIW returns L_k(x) of one image with posterior logits and prior

@@ -41,6 +41,10 @@ func DefaultConfig() Config {
 	return Config{N: 20, K: 10, Hidden: []int{512, 256}, Input: Pixels, Prior: PriorUniform}
 }
 
+// tensorsPerNet is the number of parameter tensors of the encoder, and of
+// the decoder: a weight and a bias per layer.
+func (c Config) tensorsPerNet() int { return 2 * (len(c.Hidden) + 1) }
+
 // Latent returns N*K, the width of the latent layer.
 func (c Config) Latent() int { return c.N * c.K }
 
@@ -86,7 +90,8 @@ const maxWidth = 1 << 16
 
 // Shapes returns the name and shape of every parameter tensor of the
 // architecture, in the order of Params: for each layer its (out, in)
-// weights "<layer>.w" then its (1, out) bias "<layer>.b". Loaders compare a
+// weights "<layer>.w" then its (1, out) bias "<layer>.b", and last a learned
+// prior's (1, N*K) "prior.logits". Loaders compare a
 // file against it before allocating anything.
 func (c Config) Shapes() (names []string, shapes [][]int) {
 	for _, spec := range c.paramSpecs() {
@@ -126,7 +131,7 @@ type paramSpec struct {
 
 // paramSpecs lists the parameter tensors of the architecture in a fixed
 // order: for each layer its (out, in) weights "<layer>.w" then its (1, out)
-// bias "<layer>.b".
+// bias "<layer>.b", and last a learned prior's "prior.logits".
 func (c Config) paramSpecs() []paramSpec {
 	var specs []paramSpec
 	for _, l := range c.layers() {

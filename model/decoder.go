@@ -39,7 +39,7 @@ func NewDecoder(cfg Config, p *Params, batch int) (*Decoder, error) {
 	d := &Decoder{g: G.NewGraph(), Z: newLike(dt, batch, cfg.Latent()), X: newLike(dt, batch, cfg.Input)}
 	z := G.NewMatrix(d.g, dt, G.WithName("z"), G.WithValue(d.Z))
 	x := G.NewMatrix(d.g, dt, G.WithName("x"), G.WithValue(d.X))
-	_, dec, _ := p.layers(cfg)
+	dec, _ := p.layers(cfg)
 	var err error
 	if d.xlogits, err = mlp("dec", z, paramNodes(d.g, dec), false); err != nil {
 		return nil, fmt.Errorf("model: build decoder: %w", err)

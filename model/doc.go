@@ -10,8 +10,13 @@
 //	y_n         = softmax((logits_n + g_n) / tau),  g_nk = -log(-log u_nk), u_nk ~ U(0,1)
 //	xlogits     = dec(y)                                  (784 Bernoulli logits)
 //	rec(x)      = sum_i softplus(xlogits_i) - x_i * xlogits_i        (= -log p(x|y))
-//	KL(x)       = sum_n sum_k q_n(k) (log q_n(k) + log K)            (= KL(q || uniform))
+//	KL(x)       = sum_n sum_k q_n(k) (log q_n(k) - log p_n(k))       (= KL(q || p))
 //	loss        = mean over the batch of rec(x) + KL(x)              (the negative ELBO)
+//
+// The prior p_n is uniform (log p_n(k) = -log K) or learned (softmax of
+// trained logits). Options.RelaxedKL replaces this analytic KL of the
+// discrete variables by a single-sample KL of the relaxed ones (see
+// relaxedKLOp), which keeps the relaxed objective a bound.
 //
 // As tau -> 0 the relaxed sample y_n approaches the one-hot sample
 // argmax_k(logits_nk + g_nk), which is an exact draw from q_n (the Gumbel-max

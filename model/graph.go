@@ -95,7 +95,7 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	if err := gr.SetTau(1); err != nil {
 		return err
 	}
-	nl := 2 * (len(gr.cfg.Hidden) + 1) // tensors per network
+	nl := gr.cfg.tensorsPerNet() // encoder nodes, then decoder nodes, then the prior's
 	var err error
 	if gr.logits, err = mlp("enc", x, nodes[:nl], false); err != nil { // (B, N*K)
 		return err
@@ -206,8 +206,9 @@ func (gr *Graph) Loss() float64 { return scalarOf(gr.loss.Value()) }
 // Rec returns -log p(x|y) of every row of the last run.
 func (gr *Graph) Rec() []float64 { return float64s(gr.rec.Value()) }
 
-// KL returns the KL term of every row of the last run: KL(q(z|x) || uniform),
-// or its relaxed single-sample estimate with Options.RelaxedKL.
+// KL returns the KL term of every row of the last run: KL(q(z|x) || p(z))
+// with the model's prior, or its relaxed single-sample estimate with
+// Options.RelaxedKL.
 func (gr *Graph) KL() []float64 { return float64s(gr.kl.Value()) }
 
 // Logits returns the (B, N*K) posterior logits of the last run, row-major.

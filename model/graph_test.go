@@ -29,7 +29,7 @@ func newTinyGraphOf(t *testing.T, cfg Config, seed uint64, opt Options) (*Graph,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, prior := p.layers(cfg); prior != nil {
+	if _, prior := p.layers(cfg); prior != nil {
 		for i := range prior.Float64s() {
 			prior.Float64s()[i] = rng.NormFloat64()
 		}

@@ -13,17 +13,20 @@ import (
 // backing slices in place and every graph sees the change.
 type Params struct {
 	// Names are unique, in the order of Tensors: "enc0.w", "enc0.b", ...,
-	// then the decoder's "dec0.w", ...
+	// then the decoder's "dec0.w", ..., then "prior.logits" for a learned
+	// prior.
 	Names []string
 	// Tensors are (out, in) weight matrices, as in PyTorch, and (1, out)
-	// biases: layer l maps h to h W^T + b.
+	// biases: layer l maps h to h W^T + b; a learned prior's logits are
+	// (1, N*K).
 	Tensors []*tensor.Dense
 }
 
 // NewParams initialises the weights of cfg from rng the way PyTorch's
 // nn.Linear does, so that runs compare with the reference peer: every weight
 // and bias of a layer with fan-in n is drawn from U(-1/sqrt(n), 1/sqrt(n)).
-// Weights are drawn in (in, out) row-major order and stored transposed, so a
+// A learned prior's logits start at zero (uniform). Weights are drawn in
+// (in, out) row-major order and stored transposed, so a
 // seed gives the same model as before the (out, in) layout was adopted.
 // dt is tensor.Float32 for training or tensor.Float64 for gradient checks.
 func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
@@ -60,22 +63,21 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	return p, nil
 }
 
-// layers splits the tensors into the encoder's and the decoder's (weight,
-// bias) pairs and the prior's logits (nil for the uniform prior).
-func (p *Params) layers(cfg Config) (enc, dec *Params, prior *tensor.Dense) {
-	n := 2 * (len(cfg.Hidden) + 1)
-	enc = &Params{Names: p.Names[:n], Tensors: p.Tensors[:n]}
+// layers returns the decoder's (weight, bias) pairs and the prior's logits
+// (nil for the uniform prior); the encoder's pairs come first in p.
+func (p *Params) layers(cfg Config) (dec *Params, prior *tensor.Dense) {
+	n := cfg.tensorsPerNet()
 	dec = &Params{Names: p.Names[n : 2*n], Tensors: p.Tensors[n : 2*n]}
 	if cfg.Learned() {
 		prior = p.Tensors[2*n]
 	}
-	return enc, dec, prior
+	return dec, prior
 }
 
 // PriorLogits returns the (N*K) logits of the prior p(z): the learned ones,
 // or zeros (uniform) for the uniform prior.
 func (p *Params) PriorLogits(cfg Config) []float64 {
-	if _, _, prior := p.layers(cfg); prior != nil {
+	if _, prior := p.layers(cfg); prior != nil {
 		return float64s(prior)
 	}
 	return make([]float64, cfg.Latent())

@@ -105,7 +105,7 @@ func (c Config) Validate() error {
 	if c.KL == KLRelaxed && c.Model.Learned() {
 		return fmt.Errorf("-prior %s works with -kl %s only (the relaxed KL uses the uniform prior)", model.PriorLearned, KLAnalytic)
 	}
-	if c.KL == KLRelaxed && !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
+	if !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
 		return fmt.Errorf("-prior-tau %v: need 0 < prior-tau <= 1e4", c.PriorTau)
 	}
 	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptMomentum {
@@ -135,6 +135,24 @@ const (
 	KLAnalytic = "analytic"
 	KLRelaxed  = "relaxed"
 )
+
+// withDefaults fills the settings a configuration written before they
+// existed leaves empty with the values such a run used.
+func (c Config) withDefaults() Config {
+	if c.Optimizer == "" {
+		c.Optimizer = OptAdam
+	}
+	if c.KL == "" {
+		c.KL = KLAnalytic
+	}
+	if c.PriorTau == 0 {
+		c.PriorTau = 1
+	}
+	if c.Model.Prior == "" {
+		c.Model.Prior = model.PriorUniform
+	}
+	return c
+}
 
 // optimizer returns the optimizer's name, Adam when unset.
 func (c Config) optimizer() string {

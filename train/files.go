@@ -19,6 +19,15 @@ const (
 	LockFile       = "train.lock"    // held by the train process writing the folder
 )
 
+// CheckpointPath resolves what a user names as a checkpoint: a run folder
+// stands for its model.ckpt, anything else is taken as the file itself.
+func CheckpointPath(path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return filepath.Join(path, CheckpointFile)
+	}
+	return path
+}
+
 // Metrics is the record of one epoch, appended to metrics.jsonl.
 type Metrics struct {
 	Epoch        int     `json:"epoch"`

@@ -576,3 +576,40 @@ func TestTruncateMetrics(t *testing.T) {
 		t.Errorf("no metrics file: %v", err)
 	}
 }
+
+// TestLegacyConfigDefaults loads a checkpoint whose configuration predates
+// the optimizer, kl, prior_tau and prior settings: they must come back as
+// the values such a run used, so that -resume accepts them if repeated.
+func TestLegacyConfigDefaults(t *testing.T) {
+	cfg := tinyConfig(t)
+	st, err := NewState(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.file()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(f.Config, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"optimizer", "kl", "prior_tau"} {
+		delete(m, key)
+	}
+	delete(m["model"].(map[string]any), "prior")
+	if f.Config, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(cfg.Out, "legacy.ckpt")
+	if err := checkpoint.Save(path, f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.Config; c.Optimizer != OptAdam || c.KL != KLAnalytic || c.PriorTau != 1 || c.Model.Prior != model.PriorUniform {
+		t.Errorf("legacy config loaded as optimizer %q, kl %q, prior-tau %v, prior %q", c.Optimizer, c.KL, c.PriorTau, c.Model.Prior)
+	}
+}

@@ -150,6 +150,7 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	if err := json.Unmarshal(f.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	cfg = cfg.withDefaults()
 	if err := cfg.Model.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -20,7 +20,7 @@ import (
 const usage = `eval: measure a trained Gumbel-Softmax VAE.
 
 Usage:
-  eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE]
+  eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE] [-data DIR]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound
@@ -70,7 +70,7 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ckpt, "ckpt", ckpt, "checkpoint `path`: a run folder (its model.ckpt) or a .ckpt file")
 	fs.StringVar(&split, "split", split, "data `split`: test or valid")
 	fs.IntVar(&samples, "samples", samples, "discrete samples per image for the ELBO (1 to 10000)")
-	fs.IntVar(&k, "iw", k, "importance `samples` per image for the IW bound (1 to 100000)")
+	fs.IntVar(&k, "iw", k, "importance samples `k` per image for the IW bound (1 to 100000)")
 	fs.Uint64Var(&seed, "seed", seed, "random `seed` of the latent samples")
 	fs.StringVar(&out, "out", out, "JSON `file` to write (default: eval.json beside the checkpoint)")
 	fs.StringVar(&dataDir, "data", dataDir, "`folder` with the MNIST idx .gz files (default: the checkpoint's, else the GoMNIST module's)")
@@ -85,10 +85,7 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case k < 1 || k > 100000:
 		return cli.Usagef("-iw %d: want 1 to 100000", k)
 	}
-	path := ckpt
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, train.CheckpointFile)
-	}
+	path := train.CheckpointPath(ckpt)
 	if out == "" {
 		out = filepath.Join(filepath.Dir(path), "eval.json")
 	}

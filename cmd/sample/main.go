@@ -1,6 +1,7 @@
 // Sample draws images from a trained Gumbel-Softmax VAE and writes them as
-// one PNG grid: from the prior (uniform one-hot latents through the
-// decoder) or as test digits beside their reconstructions.
+// one PNG grid: from the prior (one-hot latents drawn from the uniform or
+// learned prior, through the decoder) or as test digits beside their
+// reconstructions.
 //
 // Usage:
 //

@@ -7,8 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 
 	"gsvae/data"
 	"gsvae/internal/cli"
@@ -21,7 +19,8 @@ const usage = `sample: draw images from a trained Gumbel-Softmax VAE into a PNG 
 Usage:
   sample -ckpt DIR|FILE [-mode prior|recon] [-n 64] [-seed 1] [-out samples.png]
 
-prior: every latent variable drawn uniformly as a one-hot vector, decoded;
+prior: every latent variable drawn from the prior (uniform, or the learned
+       one) as a one-hot vector, decoded;
        the grid shows each pixel's Bernoulli mean (white = on).
 recon: the first n test digits (fixed binarization), each row of originals
        followed by a row of their reconstructions from one discrete sample
@@ -54,10 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case o.out == "":
 		return cli.Usagef("-out: need a file name")
 	}
-	path := o.ckpt
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, train.CheckpointFile)
-	}
+	path := train.CheckpointPath(o.ckpt)
 	st, err := train.Load(path)
 	if err != nil {
 		return err

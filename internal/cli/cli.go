@@ -1,5 +1,5 @@
 // Package cli provides the conventions every command of the project shares:
-// exit statuses, usage errors, and Ctrl-C handling.
+// exit statuses, usage errors, Ctrl-C handling and the progress bar.
 package cli
 
 import (
