@@ -105,7 +105,7 @@ func enumerateOf(t *testing.T, cfg model.Config, p *model.Params, img []uint8) e
 	for i, v := range img {
 		dec.X.Float32s()[i] = float32(v)
 	}
-	logPrior := logSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
+	logPrior := model.LogSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
 	e := exact{kl: gr.KL()[0]}
 	for z1 := 0; z1 < cfg.K; z1++ {
 		for z2 := 0; z2 < cfg.K; z2++ {
@@ -129,5 +129,5 @@ func (e exact) logPX() float64 {
 	for z, r := range e.rec {
 		terms[z] = -r + e.logp[z]
 	}
-	return logSumExp(terms)
+	return model.LogSumExp(terms)
 }

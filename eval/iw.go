@@ -55,7 +55,7 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	if err != nil {
 		return IWBound{}, err
 	}
-	logPrior := logSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
+	logPrior := model.LogSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
 	var sum, sumSq float64
 	x := enc.X.Float32s()
 	done := 0
@@ -93,7 +93,7 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 // log-probabilities (N*K values each), decoding the k samples in runs of
 // the decoder's batch size.
 func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits, logPrior []float64, k int, rng *rand.Rand) (float64, error) {
-	logq := logSoftmaxGroups(logits, cfg.K)
+	logq := model.LogSoftmaxGroups(logits, cfg.K)
 	batch := dec.Z.Shape()[0]
 	xs, zs := dec.X.Float32s(), dec.Z.Float32s()
 	for r := range batch {
@@ -130,31 +130,5 @@ func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits, logPri
 			logw = append(logw, -rec+logpz[r]-logqz[r])
 		}
 	}
-	return logSumExp(logw) - math.Log(float64(k)), nil
-}
-
-// logSoftmaxGroups returns the log-softmax of every group of k values.
-func logSoftmaxGroups(logits []float64, k int) []float64 {
-	out := make([]float64, len(logits))
-	for g := 0; g < len(logits); g += k {
-		lse := logSumExp(logits[g : g+k])
-		for j, l := range logits[g : g+k] {
-			out[g+j] = l - lse
-		}
-	}
-	return out
-}
-
-// logSumExp returns log sum_i exp(x_i), shifted by the maximum so that it
-// neither overflows nor loses the largest terms.
-func logSumExp(x []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range x {
-		m = math.Max(m, v)
-	}
-	var s float64
-	for _, v := range x {
-		s += math.Exp(v - m)
-	}
-	return m + math.Log(s)
+	return model.LogSumExp(logw) - math.Log(float64(k)), nil
 }

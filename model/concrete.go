@@ -30,7 +30,7 @@ func logExpConcrete(x, a []float64, lambda float64, da, dx []float64) float64 {
 		u[j] = a[j] - lambda*x[j]
 		sum += u[j]
 	}
-	lse := logSumExpF(u)
+	lse := LogSumExp(u)
 	lgamma, _ := math.Lgamma(k)
 	for j := range x {
 		s := math.Exp(u[j] - lse)
@@ -42,19 +42,6 @@ func logExpConcrete(x, a []float64, lambda float64, da, dx []float64) float64 {
 		}
 	}
 	return lgamma + (k-1)*math.Log(lambda) + sum - k*lse
-}
-
-// logSumExpF is log sum_i exp(u_i), shifted by the maximum.
-func logSumExpF(u []float64) float64 {
-	m := math.Inf(-1)
-	for _, v := range u {
-		m = math.Max(m, v)
-	}
-	var s float64
-	for _, v := range u {
-		s += math.Exp(v - m)
-	}
-	return m + math.Log(s)
 }
 
 // relaxedKLGroup returns the single-sample relaxed KL term of one latent
@@ -76,7 +63,7 @@ func relaxedKLGroup(logits, g []float64, tau, priorTau float64, dlogits []float6
 	for j := range z {
 		z[j] = (logits[j] + g[j]) / tau
 	}
-	lse := logSumExpF(z)
+	lse := LogSumExp(z)
 	x := make([]float64, k)
 	for j := range x {
 		x[j] = z[j] - lse // log y, computed in log space

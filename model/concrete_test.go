@@ -50,7 +50,7 @@ func TestExpConcreteNormalisedK3(t *testing.T) {
 		for j := range z {
 			z[j] = (a[j] + g[j]) / lambda
 		}
-		lse := logSumExpF(z)
+		lse := LogSumExp(z)
 		for j := range x {
 			x[j] = z[j] - lse
 		}

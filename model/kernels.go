@@ -80,3 +80,30 @@ func logSoftmax[T Float](dst []float64, z []T) {
 		dst[j] = float64(v) - lse
 	}
 }
+
+// LogSumExp returns log sum_i exp(x_i), shifted by the maximum so that it
+// neither overflows nor loses the largest terms.
+func LogSumExp(x []float64) float64 {
+	m := math.Inf(-1)
+	for _, v := range x {
+		m = math.Max(m, v)
+	}
+	var s float64
+	for _, v := range x {
+		s += math.Exp(v - m)
+	}
+	return m + math.Log(s)
+}
+
+// LogSoftmaxGroups returns log softmax of every group of k consecutive
+// logits: the log-probabilities of N categorical variables.
+func LogSoftmaxGroups(logits []float64, k int) []float64 {
+	out := make([]float64, len(logits))
+	for g := 0; g < len(logits); g += k {
+		lse := LogSumExp(logits[g : g+k])
+		for j, l := range logits[g : g+k] {
+			out[g+j] = l - lse
+		}
+	}
+	return out
+}

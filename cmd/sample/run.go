@@ -149,17 +149,10 @@ func reconGrid(ctx context.Context, st *train.State, o options, rng *rand.Rand) 
 // drawCategorical draws a class from softmax(logits) by inverting its
 // cumulative distribution.
 func drawCategorical(logits []float64, rng *rand.Rand) int {
-	m := math.Inf(-1)
-	for _, l := range logits {
-		m = math.Max(m, l)
-	}
-	var total float64
-	for _, l := range logits {
-		total += math.Exp(l - m)
-	}
-	u := rng.Float64() * total
+	lse := model.LogSumExp(logits)
+	u := rng.Float64()
 	for j, l := range logits {
-		if u -= math.Exp(l - m); u < 0 {
+		if u -= math.Exp(l - lse); u < 0 {
 			return j
 		}
 	}
