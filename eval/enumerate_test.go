@@ -98,7 +98,7 @@ func enumerateOf(t *testing.T, cfg model.Config, p *model.Params, img []uint8) e
 			qv[v*cfg.K+k] = math.Exp(logits[v*cfg.K+k]) / s
 		}
 	}
-	dec, err := model.NewDecoder(cfg, p, 1)
+	dec, err := model.NewDecoder(cfg, p, model.Options{Batch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

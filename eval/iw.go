@@ -51,7 +51,7 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	if err != nil {
 		return IWBound{}, err
 	}
-	dec, err := model.NewDecoder(cfg, p, min(k, iwRows))
+	dec, err := model.NewDecoder(cfg, p, model.Options{Batch: min(k, iwRows)})
 	if err != nil {
 		return IWBound{}, err
 	}

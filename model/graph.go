@@ -52,20 +52,14 @@ type Graph struct {
 // NewGraph builds and compiles the VAE of cfg over the weights p (shared,
 // not copied).
 func NewGraph(cfg Config, p *Params, opt Options) (*Graph, error) {
-	if opt.Batch < 1 {
-		return nil, fmt.Errorf("model: batch size %d is not positive", opt.Batch)
-	}
 	if opt.RelaxedKL && !(opt.PriorTau > 0) {
 		return nil, fmt.Errorf("model: prior temperature %v is not positive", opt.PriorTau)
 	}
 	if opt.RelaxedKL && cfg.Learned() {
 		return nil, fmt.Errorf("model: the relaxed KL supports the uniform prior only")
 	}
-	if len(p.Tensors) == 0 {
-		return nil, fmt.Errorf("model: no parameters")
-	}
-	dt := p.Tensors[0].Dtype()
-	if err := p.Check(cfg, dt); err != nil {
+	dt, err := checkGraph(cfg, p, opt)
+	if err != nil {
 		return nil, err
 	}
 	gr := &Graph{
@@ -97,14 +91,14 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	}
 	nl := gr.cfg.tensorsPerNet() // encoder nodes, then decoder nodes, then the prior's
 	var err error
-	if gr.logits, err = mlp("enc", x, nodes[:nl], false); err != nil { // (B, N*K)
+	if gr.logits, err = encode(gr.cfg, x, nodes[:nl]); err != nil { // (B, N*K)
 		return err
 	}
 	y, err := G.ApplyOp(newRelaxOp(gr.cfg.K, gr.opt.Hard), gr.logits, noise, gr.tau) // (B, N*K)
 	if err != nil {
 		return err
 	}
-	if gr.xlogits, err = mlp("dec", y, nodes[nl:2*nl], true); err != nil { // (B, Input)
+	if gr.xlogits, err = decode(gr.cfg, y, nodes[nl:2*nl], true); err != nil { // (B, Input)
 		return err
 	}
 	if gr.rec, err = G.ApplyOp(newNLLOp(), gr.xlogits, x); err != nil { // (B)
@@ -113,11 +107,7 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 	if gr.opt.RelaxedKL {
 		gr.kl, err = G.ApplyOp(newRelaxedKLOp(gr.cfg.K, gr.opt.PriorTau), gr.logits, noise, gr.tau) // (B)
 	} else {
-		klInputs := G.Nodes{gr.logits}
-		if gr.cfg.Learned() {
-			klInputs = append(klInputs, nodes[2*nl]) // the prior's logits (1, N*K)
-		}
-		gr.kl, err = G.ApplyOp(newKLOp(gr.cfg.K, gr.cfg.Learned()), klInputs...) // (B)
+		gr.kl, err = analyticKL(gr.cfg, gr.logits, nodes)
 	}
 	if err != nil {
 		return err
@@ -126,11 +116,53 @@ func (gr *Graph) build(p *Params, dt tensor.Dtype) error {
 		return err
 	}
 	if gr.opt.Grad {
-		if gr.grads, err = G.Grad(gr.loss, nodes...); err != nil {
+		if gr.grads, err = G.Grad(gr.loss, nodes[:gr.cfg.modelTensors()]...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// encode builds the encoder: the (B, N*K) logits of q(z|x) in the
+// categorical view, from the (B, Input) pixels x and the encoder's
+// parameter nodes.
+func encode(cfg Config, x *G.Node, enc G.Nodes) (*G.Node, error) {
+	logits, err := mlp("enc", x, enc, false) // (B, Code)
+	if err != nil || !cfg.Bernoulli() {
+		return logits, err
+	}
+	return G.ApplyOp(newPairsOp(true), logits)
+}
+
+// decode builds the decoder: the (B, Input) Bernoulli logits of p(x|z) from
+// the (B, N*K) codes y in the categorical view and the decoder's parameter
+// nodes. inputGrad says whether y needs a gradient.
+func decode(cfg Config, y *G.Node, dec G.Nodes, inputGrad bool) (*G.Node, error) {
+	if cfg.Bernoulli() {
+		var err error
+		if y, err = G.ApplyOp(newPairsOp(false), y); err != nil {
+			return nil, err
+		}
+	}
+	return mlp("dec", y, dec, inputGrad)
+}
+
+// analyticKL builds the (B) analytic KL(q(z|x) || p(z)) of the logits in
+// the categorical view, with the learned prior's logits from nodes (all the
+// parameter nodes) when the model has one.
+func analyticKL(cfg Config, logits *G.Node, nodes G.Nodes) (*G.Node, error) {
+	in := G.Nodes{logits}
+	if cfg.Learned() {
+		prior := nodes[2*cfg.tensorsPerNet()] // (1, Code)
+		if cfg.Bernoulli() {
+			var err error
+			if prior, err = G.ApplyOp(newPairsOp(true), prior); err != nil {
+				return nil, err
+			}
+		}
+		in = append(in, prior)
+	}
+	return G.ApplyOp(newKLOp(cfg.K, cfg.Learned()), in...)
 }
 
 // paramNodes wraps every parameter tensor in a graph node of the same name.
@@ -156,6 +188,19 @@ func mlp(name string, h *G.Node, wb G.Nodes, inputGrad bool) (*G.Node, error) {
 	return h, nil
 }
 
+// checkGraph checks what every graph needs: a positive batch size and
+// parameters that match cfg. It returns their dtype.
+func checkGraph(cfg Config, p *Params, opt Options) (tensor.Dtype, error) {
+	if opt.Batch < 1 {
+		return tensor.Dtype{}, fmt.Errorf("model: batch size %d is not positive", opt.Batch)
+	}
+	if len(p.Tensors) == 0 {
+		return tensor.Dtype{}, fmt.Errorf("model: no parameters")
+	}
+	dt := p.Tensors[0].Dtype()
+	return dt, p.Check(cfg, dt)
+}
+
 // SetTau sets the temperature tau of the relaxation for the next runs.
 func (gr *Graph) SetTau(tau float64) error {
 	if !(tau > 0) {
@@ -169,11 +214,15 @@ func (gr *Graph) SetTau(tau float64) error {
 
 // SetRows declares that only the first n rows of X hold data, 1 <= n <=
 // Batch: the loss is the mean over those rows and the rest get zero weight.
-func (gr *Graph) SetRows(n int) error {
-	if n < 1 || n > gr.opt.Batch {
-		return fmt.Errorf("model: %d rows in a batch of %d", n, gr.opt.Batch)
+func (gr *Graph) SetRows(n int) error { return setRowWeights(gr.weight, n) }
+
+// setRowWeights writes the row weights of a loss over the first n rows: 1/n
+// for those, 0 for the rest.
+func setRowWeights(weight *tensor.Dense, n int) error {
+	if n < 1 || n > weight.Len() {
+		return fmt.Errorf("model: %d rows in a batch of %d", n, weight.Len())
 	}
-	switch w := gr.weight.Data().(type) {
+	switch w := weight.Data().(type) {
 	case []float32:
 		for i := range w {
 			w[i] = float32(boolTo(i < n)) / float32(n)
@@ -218,15 +267,22 @@ func (gr *Graph) Logits() []float64 { return float64s(gr.logits.Value()) }
 // last run, row-major.
 func (gr *Graph) PixelLogits() []float64 { return float64s(gr.xlogits.Value()) }
 
-// Grads returns the gradient of the loss for every parameter, in the order of
-// Params.Tensors; nil unless the graph was built with Options.Grad. The
-// tensors belong to the graph and change with the next Run.
+// Grads returns the gradient of the loss for every parameter of the VAE
+// (the baseline network's, which the loss does not depend on, excluded), in
+// the order of Params.Tensors; nil unless the graph was built with
+// Options.Grad. The tensors belong to the graph and change with the next
+// Run.
 func (gr *Graph) Grads() []*tensor.Dense {
 	if gr.grads == nil {
 		return nil
 	}
-	out := make([]*tensor.Dense, len(gr.grads))
-	for i, n := range gr.grads {
+	return denseValues(gr.grads)
+}
+
+// denseValues returns the tensor values of nodes.
+func denseValues(nodes G.Nodes) []*tensor.Dense {
+	out := make([]*tensor.Dense, len(nodes))
+	for i, n := range nodes {
 		out[i] = n.Value().(*tensor.Dense)
 	}
 	return out

@@ -12,6 +12,9 @@ import (
 // two variables of three classes.
 var tiny = Config{N: 2, K: 3, Hidden: []int{5, 4}, Input: 6}
 
+// tinyBernoulli is tiny with three binary variables.
+var tinyBernoulli = Config{N: 3, K: 2, Hidden: []int{5, 4}, Input: 6, Kind: LatentBernoulli}
+
 // newTinyGraph builds a float64 graph of tiny with random weights, pixels and
 // noise, all drawn from seed.
 func newTinyGraph(t *testing.T, seed uint64, opt Options) (*Graph, *Params) {
@@ -160,14 +163,13 @@ func TestGraphMatchesReference(t *testing.T) {
 }
 
 // TestGraphGradientFiniteDifferences checks the gradient of the whole loss
-// for every parameter of the tiny model against central differences,
-// (L(w+h) - L(w-h)) / 2h with h = 1e-6 in float64: the truncation error is
-// O(h^2) ~ 1e-12 and rounding ~ 1e-16/h ~ 1e-10, so 1e-6 relative to
-// max(1, |g|) leaves a wide margin while catching any wrong term.
+// for every parameter of the tiny models against central differences (see
+// checkFiniteDifferences).
 func TestGraphGradientFiniteDifferences(t *testing.T) {
-	const h, tol = 1e-6, 1e-6
 	learned := tiny
 	learned.Prior = PriorLearned
+	learnedBernoulli := tinyBernoulli
+	learnedBernoulli.Prior = PriorLearned
 	for _, tc := range []struct {
 		name    string
 		cfg     Config
@@ -179,6 +181,9 @@ func TestGraphGradientFiniteDifferences(t *testing.T) {
 		{"soft tau=0.5", tiny, 0.5, false, false},
 		{"relaxed KL tau=0.5", tiny, 0.5, false, true},
 		{"learned prior tau=0.7", learned, 0.7, false, false},
+		{"bernoulli tau=0.5", tinyBernoulli, 0.5, false, false},
+		{"bernoulli relaxed KL tau=0.5", tinyBernoulli, 0.5, false, true},
+		{"bernoulli learned prior tau=0.7", learnedBernoulli, 0.7, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gr, p := newTinyGraphOf(t, tc.cfg, 2, Options{Batch: 3, Hard: tc.hard, Grad: true, RelaxedKL: tc.relaxed, PriorTau: 2.0 / 3})
@@ -188,31 +193,59 @@ func TestGraphGradientFiniteDifferences(t *testing.T) {
 			if err := gr.Run(); err != nil {
 				t.Fatal(err)
 			}
-			var grads [][]float64
-			for _, g := range gr.Grads() {
-				grads = append(grads, append([]float64(nil), g.Data().([]float64)...))
-			}
 			loss := func() float64 {
 				if err := gr.Run(); err != nil {
 					t.Fatal(err)
 				}
 				return gr.Loss()
 			}
-			for pi, pt := range p.Tensors {
-				w := pt.Data().([]float64)
-				for i := range w {
-					orig := w[i]
-					w[i] = orig + h
-					up := loss()
-					w[i] = orig - h
-					down := loss()
-					w[i] = orig
-					fd := (up - down) / (2 * h)
-					if got := grads[pi][i]; math.Abs(got-fd) > tol*math.Max(1, math.Abs(fd)) {
-						t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g", p.Names[pi], i, got, fd)
-					}
-				}
-			}
+			checkFiniteDifferences(t, p.Names, denseSlices(p.Tensors), gradSlices(gr.Grads()), loss)
 		})
 	}
+}
+
+// checkFiniteDifferences compares grads[i][j], the claimed derivative of f
+// with respect to vals[i][j], with the central difference (f(v+h) -
+// f(v-h)) / 2h, h = 1e-6, in float64: the truncation error is O(h^2) ~
+// 1e-12 and rounding ~ 1e-16/h ~ 1e-10, so a tolerance of 1e-6 relative to
+// max(1, |fd|) leaves a wide margin while catching any wrong term.
+func checkFiniteDifferences(t *testing.T, names []string, vals, grads [][]float64, f func() float64) {
+	t.Helper()
+	const h, tol = 1e-6, 1e-6
+	if len(grads) != len(vals) {
+		t.Fatalf("%d gradients for %d values", len(grads), len(vals))
+	}
+	for vi, w := range vals {
+		for i := range w {
+			orig := w[i]
+			w[i] = orig + h
+			up := f()
+			w[i] = orig - h
+			down := f()
+			w[i] = orig
+			fd := (up - down) / (2 * h)
+			if got := grads[vi][i]; math.Abs(got-fd) > tol*math.Max(1, math.Abs(fd)) {
+				t.Errorf("%s[%d]: gradient %.10g, finite difference %.10g", names[vi], i, got, fd)
+			}
+		}
+	}
+}
+
+// denseSlices returns the float64 backing slices of ts.
+func denseSlices(ts []*tensor.Dense) [][]float64 {
+	var out [][]float64
+	for _, d := range ts {
+		out = append(out, d.Float64s())
+	}
+	return out
+}
+
+// gradSlices copies the float64 values of gradient tensors, which the next
+// run overwrites.
+func gradSlices(ts []*tensor.Dense) [][]float64 {
+	var out [][]float64
+	for _, d := range ts {
+		out = append(out, append([]float64(nil), d.Float64s()...))
+	}
+	return out
 }

@@ -14,11 +14,11 @@ import (
 type Params struct {
 	// Names are unique, in the order of Tensors: "enc0.w", "enc0.b", ...,
 	// then the decoder's "dec0.w", ..., then "prior.logits" for a learned
-	// prior.
+	// prior, then "base0.w", ... for the NVIL baseline network.
 	Names []string
 	// Tensors are (out, in) weight matrices, as in PyTorch, and (1, out)
 	// biases: layer l maps h to h W^T + b; a learned prior's logits are
-	// (1, N*K).
+	// (1, Config.Code()).
 	Tensors []*tensor.Dense
 }
 
@@ -67,20 +67,65 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 // (nil for the uniform prior); the encoder's pairs come first in p.
 func (p *Params) layers(cfg Config) (dec *Params, prior *tensor.Dense) {
 	n := cfg.tensorsPerNet()
-	dec = &Params{Names: p.Names[n : 2*n], Tensors: p.Tensors[n : 2*n]}
+	dec = p.slice(n, 2*n)
 	if cfg.Learned() {
 		prior = p.Tensors[2*n]
 	}
 	return dec, prior
 }
 
-// PriorLogits returns the (N*K) logits of the prior p(z): the learned ones,
-// or zeros (uniform) for the uniform prior.
-func (p *Params) PriorLogits(cfg Config) []float64 {
-	if _, prior := p.layers(cfg); prior != nil {
-		return float64s(prior)
+// Parts of a model's parameters, for Params.Part.
+const (
+	PartEncoder  = "encoder"  // the encoder's layers
+	PartDecoder  = "decoder"  // the decoder's layers
+	PartPrior    = "prior"    // a learned prior's logits
+	PartBaseline = "baseline" // the NVIL baseline network's layers
+)
+
+// Part returns the name of the part of the model that parameter i belongs
+// to: PartEncoder, PartDecoder, PartPrior or PartBaseline. Gradient
+// estimators differ in how they treat each part.
+func (c Config) Part(i int) string {
+	n := c.tensorsPerNet()
+	switch {
+	case i < n:
+		return PartEncoder
+	case i < 2*n:
+		return PartDecoder
+	case c.Learned() && i == 2*n:
+		return PartPrior
 	}
-	return make([]float64, cfg.Latent())
+	return PartBaseline
+}
+
+// slice returns the tensors i to j of p, sharing their storage.
+func (p *Params) slice(i, j int) *Params {
+	return &Params{Names: p.Names[i:j], Tensors: p.Tensors[i:j]}
+}
+
+// baseline returns the NVIL baseline network's (weight, bias) pairs, empty
+// when the model has none.
+func (p *Params) baseline(cfg Config) *Params {
+	return p.slice(cfg.modelTensors(), len(p.Tensors))
+}
+
+// PriorLogits returns the (N*K) logits of the prior p(z) in the categorical
+// view: the learned ones, or zeros (uniform) for the uniform prior; for
+// Bernoulli latents each logit l becomes the pair (l, 0).
+func (p *Params) PriorLogits(cfg Config) []float64 {
+	out := make([]float64, cfg.Latent())
+	_, prior := p.layers(cfg)
+	if prior == nil {
+		return out
+	}
+	l := float64s(prior)
+	if !cfg.Bernoulli() {
+		return l
+	}
+	for i, v := range l {
+		out[2*i] = v
+	}
+	return out
 }
 
 // Len returns the total number of scalar parameters.

@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // learned one).
 func priorGrid(st *train.State, n int, rng *rand.Rand) (*grid, error) {
 	cfg := st.Config.Model
-	dec, err := model.NewDecoder(cfg, st.Params, n)
+	dec, err := model.NewDecoder(cfg, st.Params, model.Options{Batch: n})
 	if err != nil {
 		return nil, err
 	}
