@@ -120,13 +120,15 @@ func scaleDo[T Float](buf *outBuf, inputs []G.Value) (G.Value, error) {
 // to push their estimate of dL/dlogits through the encoder.
 type injectOp struct{ pureOp }
 
-func (op injectOp) Arity() int                                        { return 2 }
-func (op injectOp) Type() hm.Type                                     { return hm.NewFnType(matT, matT, elemT) }
-func (op injectOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return tensor.ScalarShape(), nil }
-func (op injectOp) String() string                                    { return "Inject" }
-func (op injectOp) WriteHash(h hash.Hash)                             { writeHash(h, op) }
-func (op injectOp) Hashcode() uint32                                  { return hashOp(op) }
-func (op injectOp) DiffWRT(int) []bool                                { return []bool{true, false} }
+func (op injectOp) Arity() int    { return 2 }
+func (op injectOp) Type() hm.Type { return hm.NewFnType(matT, matT, elemT) }
+func (op injectOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return tensor.ScalarShape(), nil
+}
+func (op injectOp) String() string        { return "Inject" }
+func (op injectOp) WriteHash(h hash.Hash) { writeHash(h, op) }
+func (op injectOp) Hashcode() uint32      { return hashOp(op) }
+func (op injectOp) DiffWRT(int) []bool    { return []bool{true, false} }
 
 func (op injectOp) Do(inputs ...G.Value) (G.Value, error) {
 	if err := checkArity(op, inputs, 2); err != nil {
