@@ -6,11 +6,11 @@ import "math"
 // the gradient checks.
 type Float interface{ ~float32 | ~float64 }
 
-// softmaxGroups writes into y (which may be z itself) the softmax of each
+// SoftmaxGroups writes into y (which may be z itself) the softmax of each
 // group of k consecutive values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
 // with m the group's maximum of z/tau, so no exponent is positive and the sum
 // is at least 1: finite whenever z/tau is.
-func softmaxGroups[T Float](y, z []T, k int, tau float64) {
+func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 	for g := 0; g < len(z); g += k {
 		zg, yg := z[g:g+k], y[g:g+k]
 		m := math.Inf(-1)
@@ -29,11 +29,11 @@ func softmaxGroups[T Float](y, z []T, k int, tau float64) {
 	}
 }
 
-// softmaxGroupsGrad writes into dz the gradient of a loss through
+// SoftmaxGroupsGrad writes into dz the gradient of a loss through
 // y = softmax(z/tau) given y and dL/dy:
 //
 //	dL/dz_j = y_j (dy_j - sum_i y_i dy_i) / tau
-func softmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
+func SoftmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
 	for g := 0; g < len(y); g += k {
 		yg, dyg := y[g:g+k], dy[g:g+k]
 		var dot float64
@@ -46,9 +46,9 @@ func softmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
 	}
 }
 
-// oneHotGroups overwrites each group of k values of y with the one-hot vector
+// OneHotGroups overwrites each group of k values of y with the one-hot vector
 // of its largest entry (the first one on ties).
-func oneHotGroups[T Float](y []T, k int) {
+func OneHotGroups[T Float](y []T, k int) {
 	for g := 0; g < len(y); g += k {
 		yg := y[g : g+k]
 		best := 0

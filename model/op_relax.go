@@ -50,7 +50,7 @@ func relaxDo[T Float](op relaxOp, inputs []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if op.hard {
-		oneHotGroups(y, op.k)
+		OneHotGroups(y, op.k)
 	}
 	return out, nil
 }
@@ -78,7 +78,7 @@ func relaxSoft[T Float](y []T, k int, inputs []G.Value) error {
 	for i := range y {
 		y[i] = logits[i] + noise[i]
 	}
-	softmaxGroups(y, y, k, tau)
+	SoftmaxGroups(y, y, k, tau)
 	return nil
 }
 
@@ -136,6 +136,6 @@ func relaxGradDo[T Float](op relaxGradOp, inputs []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := op.buf.get(dt, shape...)
-	softmaxGroupsGrad(floats[T](out), y, dy, op.k, tau)
+	SoftmaxGroupsGrad(floats[T](out), y, dy, op.k, tau)
 	return out, nil
 }

@@ -233,8 +233,8 @@ func TestKLMatchesEnumeration(t *testing.T) {
 			prior = randomSlice(rng, n*k, 1)
 		}
 		q, p := make([]float64, n*k), make([]float64, n*k)
-		softmaxGroups(q, logits, k, 1)
-		softmaxGroups(p, prior, k, 1)
+		SoftmaxGroups(q, logits, k, 1)
+		SoftmaxGroups(p, prior, k, 1)
 		var want float64
 		for z1 := 0; z1 < k; z1++ {
 			for z2 := 0; z2 < k; z2++ {
