@@ -73,7 +73,7 @@ func (c Config) Learned() bool { return c.Prior == PriorLearned }
 // DefaultConfig returns the architecture of the paper's categorical VAE as
 // in the authors' notebook: 784-512-256-(20x10)-256-512-784 with ReLU.
 func DefaultConfig() Config {
-	return Config{N: 20, K: 10, Hidden: []int{512, 256}, Input: Pixels, Prior: PriorUniform}
+	return Config{N: 20, K: 10, Hidden: []int{512, 256}, Input: Pixels, Prior: PriorUniform, Kind: LatentCategorical}
 }
 
 // tensorsPerNet is the number of parameter tensors of the encoder, and of

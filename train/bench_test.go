@@ -14,29 +14,41 @@ import (
 
 	"gsvae/backend"
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/eval"
-	"gsvae/model"
 )
 
-// benchState returns the state and training graph of the default model with
+// benchState returns the state and gs estimator of the default model with
 // n latent variables at batch size b, with random binary pixels as input.
-func benchState(tb testing.TB, b, n int) (*State, *model.Graph, *rand.Rand) {
+func benchState(tb testing.TB, b, n int) (*State, *estimator.Estimator, *rand.Rand) {
 	cfg := Defaults()
 	cfg.Batch, cfg.Model.N = b, n
+	return benchStateOf(tb, cfg)
+}
+
+// benchStateOf is benchState for any configuration.
+func benchStateOf(tb testing.TB, cfg Config) (*State, *estimator.Estimator, *rand.Rand) {
 	st, err := NewState(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	gr, err := model.NewGraph(cfg.Model, st.Params, model.Options{Batch: cfg.Batch, Grad: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	est := newEstimator(tb, st)
 	rng := rand.New(rand.NewPCG(1, 1))
-	x := gr.X.Data().([]float32)
+	x := est.X.Float32s()
 	for i := range x {
 		x[i] = float32(rng.IntN(2))
 	}
-	return st, gr, rng
+	return st, est, rng
+}
+
+// newEstimator returns the training estimator of st's configuration.
+func newEstimator(tb testing.TB, st *State) *estimator.Estimator {
+	tb.Helper()
+	est, err := estimator.New(st.Config.Estimator, st.Config.Model, st.Params, st.Config.estimatorOptions())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return est
 }
 
 // BenchmarkTrainStep measures one training update of the default model
@@ -206,10 +218,7 @@ func BenchmarkEpoch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	gr, err := model.NewGraph(cfg.Model, st.Params, model.Options{Batch: cfg.Batch, Grad: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	gr := newEstimator(b, st)
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, data.Fixed, rng)
 	b.ResetTimer()

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/model"
 )
 
@@ -27,9 +28,13 @@ type Config struct {
 	AnnealRate  float64 `json:"anneal_rate"`
 	AnnealEvery int     `json:"anneal_every"`
 
-	// Hard trains with straight-through Gumbel-Softmax: one-hot samples
-	// forward, the relaxed sample's gradient backward.
-	Hard bool `json:"hard"`
+	// Estimator names the gradient estimator (see package estimator):
+	// "gs" (the default), "st-gs", "st", "annealed-st", "sf", "nvil",
+	// "muprop" or "darn".
+	Estimator string `json:"estimator"`
+	// Hard is how configurations written before Estimator existed said
+	// st-gs; withDefaults turns it into Estimator and clears it.
+	Hard bool `json:"hard,omitempty"`
 
 	// KL is "analytic" (the discrete variables' KL, the default) or
 	// "relaxed" (a single-sample KL of the relaxed variables against a
@@ -59,6 +64,7 @@ func Defaults() Config {
 		AnnealRate:  3e-5,
 		AnnealEvery: 1000,
 		Optimizer:   OptAdam,
+		Estimator:   estimator.GS,
 		KL:          KLAnalytic,
 		PriorTau:    1,
 		Binarize:    "fixed",
@@ -101,6 +107,21 @@ func (c Config) Validate() error {
 	}
 	if c.KL != "" && c.KL != KLAnalytic && c.KL != KLRelaxed {
 		return fmt.Errorf("-kl %q: want %s or %s", c.KL, KLAnalytic, KLRelaxed)
+	}
+	if err := estimator.Check(c.Estimator); err != nil {
+		return fmt.Errorf("-estimator: %w", err)
+	}
+	if c.KL == KLRelaxed && c.Estimator != estimator.GS && c.Estimator != estimator.STGS {
+		return fmt.Errorf("-kl %s works with -estimator %s or %s only: the other estimators decode discrete samples, whose KL is the analytic one", KLRelaxed, estimator.GS, estimator.STGS)
+	}
+	if k := c.Model.Kind; k != "" && k != model.LatentCategorical && k != model.LatentBernoulli {
+		return fmt.Errorf("-latent %q: want %s or %s", k, model.LatentCategorical, model.LatentBernoulli)
+	}
+	if c.Model.Bernoulli() && c.Model.K != 2 {
+		return fmt.Errorf("-K %d: -latent %s has 2 classes per variable", c.Model.K, model.LatentBernoulli)
+	}
+	if want := baselineWidth(c.Estimator); c.Model.Baseline != want {
+		return fmt.Errorf("model baseline width %d: -estimator %s uses %d", c.Model.Baseline, c.Estimator, want)
 	}
 	if c.KL == KLRelaxed && c.Model.Learned() {
 		return fmt.Errorf("-prior %s works with -kl %s only (the relaxed KL uses the uniform prior)", model.PriorLearned, KLAnalytic)
@@ -151,6 +172,33 @@ func (c Config) withDefaults() Config {
 	if c.Model.Prior == "" {
 		c.Model.Prior = model.PriorUniform
 	}
+	if c.Model.Kind == "" {
+		c.Model.Kind = model.LatentCategorical
+	}
+	if c.Estimator == "" {
+		c.Estimator = estimator.GS
+		if c.Hard {
+			c.Estimator = estimator.STGS
+		}
+	}
+	c.Hard = false
+	return c
+}
+
+// baselineWidth returns the width of the baseline network the estimator
+// trains alongside the model: estimator.BaselineWidth for nvil, else 0.
+func baselineWidth(name string) int {
+	if name == estimator.NVIL {
+		return estimator.BaselineWidth
+	}
+	return 0
+}
+
+// WithEstimator returns c set to train with the estimator called name,
+// with the baseline network that estimator needs (nvil's) or none.
+func (c Config) WithEstimator(name string) Config {
+	c.Estimator = name
+	c.Model.Baseline = baselineWidth(name)
 	return c
 }
 
@@ -162,9 +210,9 @@ func (c Config) optimizer() string {
 	return c.Optimizer
 }
 
-// graphOptions returns the options of the training graph.
-func (c Config) graphOptions() model.Options {
-	return model.Options{Batch: c.Batch, Hard: c.Hard, Grad: true, RelaxedKL: c.KL == KLRelaxed, PriorTau: c.PriorTau}
+// estimatorOptions returns the options of the training estimator.
+func (c Config) estimatorOptions() estimator.Options {
+	return estimator.Options{Batch: c.Batch, RelaxedKL: c.KL == KLRelaxed, PriorTau: c.PriorTau, Normalize: true}
 }
 
 // temperature returns tau at global step t under c's schedule.

@@ -15,6 +15,7 @@ import (
 
 	"gsvae/backend"
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/eval"
 	"gsvae/internal/cli"
 	"gsvae/model"
@@ -122,14 +123,17 @@ func (st *State) run(ctx context.Context, out Output) error {
 	if err != nil {
 		return err
 	}
-	gr, err := model.NewGraph(cfg.Model, st.Params, cfg.graphOptions())
+	est, err := estimator.New(cfg.Estimator, cfg.Model, st.Params, cfg.estimatorOptions())
 	if err != nil {
+		return err
+	}
+	if err := est.SetStats(st.Stats); err != nil {
 		return err
 	}
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
-	fmt.Fprintf(log, "training %dx%d categorical VAE (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
-		cfg.Model.N, cfg.Model.K, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
+	fmt.Fprintf(log, "training %s VAE with -estimator %s (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
+		describe(cfg.Model), cfg.Estimator, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
 	for st.Epoch < cfg.Epochs {
 		if st.Order != nil {
 			if err := batches.Seek(st.Order, st.Next); err != nil {
@@ -141,7 +145,7 @@ func (st *State) run(ctx context.Context, out Output) error {
 			st.EpochLoss, st.EpochImages = 0, 0
 		}
 		start := time.Now()
-		updates, err := st.epoch(ctx, gr, batches, rng, out.Progress)
+		updates, err := st.epoch(ctx, est, batches, rng, out.Progress)
 		trainSecs := time.Since(start).Seconds()
 		var valid eval.Bound
 		if err == nil {
@@ -204,7 +208,7 @@ func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) er
 // ctx before every update and stops with ctx's error, leaving batches and
 // the random stream just after the last update, so that the position can be
 // saved and resumed exactly.
-func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batches, rng *rand.Rand, progress io.Writer) (updates int, err error) {
+func (st *State) epoch(ctx context.Context, est *estimator.Estimator, batches *data.Batches, rng *rand.Rand, progress io.Writer) (updates int, err error) {
 	cfg := st.Config
 	// The bar only draws on stderr: its drawing errors are not the run's.
 	bar := cli.NewBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs), "steps")
@@ -212,7 +216,7 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 	if _, next := batches.Position(); next > 0 {
 		_ = bar.Set((next + cfg.Batch - 1) / cfg.Batch)
 	}
-	x := gr.X.Float32s()
+	x := est.X.Float32s()
 	for {
 		if err := ctx.Err(); err != nil {
 			return updates, err
@@ -222,7 +226,7 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 			return updates, nil
 		}
 		tau := cfg.temperature(st.Step)
-		loss, err := st.update(gr, rows, tau, rng)
+		loss, err := st.update(est, rows, tau, rng)
 		if err != nil {
 			return updates, err
 		}
@@ -234,34 +238,40 @@ func (st *State) epoch(ctx context.Context, gr *model.Graph, batches *data.Batch
 	}
 }
 
-// update makes one optimiser step on the batch in the first rows of gr.X
+// update makes one optimiser step on the batch in the first rows of est.X
 // at temperature tau, drawing the Gumbel noise from rng, and returns the
 // batch loss. A non-finite loss or gradient stops it before the weights
 // change.
-func (st *State) update(gr *model.Graph, rows int, tau float64, rng *rand.Rand) (float64, error) {
-	if err := gr.SetTau(tau); err != nil {
+func (st *State) update(est *estimator.Estimator, rows int, tau float64, rng *rand.Rand) (float64, error) {
+	if err := est.SetRows(rows); err != nil {
 		return 0, err
 	}
-	if err := gr.SetRows(rows); err != nil {
-		return 0, err
-	}
-	model.SampleGumbel(gr.Noise.Data().([]float32), rng)
-	if err := gr.Run(); err != nil {
+	if err := est.Estimate(tau, rng); err != nil {
 		return 0, fmt.Errorf("step %d: %w", st.Step, err)
 	}
-	loss := gr.Loss()
+	loss := est.Loss()
 	params := make([][]float32, len(st.Params.Tensors))
 	grads := make([][]float32, len(params))
-	for i, g := range gr.Grads() {
-		params[i] = st.Params.Tensors[i].Data().([]float32)
-		grads[i] = g.Data().([]float32)
+	for i, g := range est.Grads() {
+		params[i] = st.Params.Tensors[i].Float32s()
+		grads[i] = g.Float32s()
 	}
-	if err := st.checkFinite(gr, loss, grads); err != nil {
+	if err := st.checkFinite(est, loss, grads); err != nil {
 		return 0, err
 	}
 	st.Opt.Step(params, grads)
+	st.Stats = est.Stats()
 	st.Step++
 	return loss, nil
+}
+
+// describe names the model's latent space, as in "20x10 categorical" or
+// "200 Bernoulli".
+func describe(cfg model.Config) string {
+	if cfg.Bernoulli() {
+		return fmt.Sprintf("%d Bernoulli", cfg.N)
+	}
+	return fmt.Sprintf("%dx%d categorical", cfg.N, cfg.K)
 }
 
 // ErrNonFinite reports a NaN or infinite loss or gradient: training stops
@@ -270,7 +280,7 @@ var ErrNonFinite = errors.New("non-finite value")
 
 // checkFinite returns ErrNonFinite, naming the step and the term or
 // parameter that went bad, unless the loss and every gradient are finite.
-func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) error {
+func (st *State) checkFinite(est *estimator.Estimator, loss float64, grads [][]float32) error {
 	last := "no checkpoint was written yet"
 	if _, err := os.Stat(filepath.Join(st.Config.Out, CheckpointFile)); err == nil {
 		last = fmt.Sprintf("%s is kept as it was", filepath.Join(st.Config.Out, CheckpointFile))
@@ -280,7 +290,7 @@ func (st *State) checkFinite(gr *model.Graph, loss float64, grads [][]float32) e
 		for _, t := range []struct {
 			name string
 			v    []float64
-		}{{"reconstruction", gr.Rec()}, {"KL", gr.KL()}} {
+		}{{"reconstruction", est.Rec()}, {"KL", est.KL()}} {
 			if slices.ContainsFunc(t.v, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
 				bad = append(bad, t.name)
 			}

@@ -440,10 +440,7 @@ func TestEpochsLowerLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gr, err := model.NewGraph(cfg.Model, st.Params, model.Options{Batch: cfg.Batch, Grad: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gr := newEstimator(t, st)
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, data.Fixed, rng)
 	var first, last float64

@@ -11,6 +11,7 @@ import (
 
 	"gsvae/checkpoint"
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/model"
 )
 
@@ -39,6 +40,9 @@ type State struct {
 	// BestValid is the lowest validation -ELBO so far, +Inf before the
 	// first epoch ends; best.ckpt holds the state that reached it.
 	BestValid float64
+	// Stats are the score-function estimators' moving averages of their
+	// learning signal (see estimator.Stats).
+	Stats estimator.Stats
 }
 
 // Random streams derived from Config.Seed, one per purpose, so that
@@ -70,6 +74,7 @@ func NewState(cfg Config) (*State, error) {
 		Opt:       opt,
 		RNG:       rand.NewPCG(cfg.Seed, streamTrain),
 		BestValid: math.Inf(1),
+		Stats:     estimator.Stats{Var: 1},
 	}, nil
 }
 
@@ -93,10 +98,12 @@ func (st *State) file() (*checkpoint.File, error) {
 	f := &checkpoint.File{
 		Config: cfg,
 		Blobs: map[string][]byte{
-			"rng":        rng,
-			"order":      encodeInts(st.Order),
-			"epoch_loss": encodeFloat(st.EpochLoss),
-			"best_valid": encodeFloat(st.BestValid),
+			"rng":         rng,
+			"order":       encodeInts(st.Order),
+			"epoch_loss":  encodeFloat(st.EpochLoss),
+			"best_valid":  encodeFloat(st.BestValid),
+			"signal_mean": encodeFloat(st.Stats.Mean),
+			"signal_var":  encodeFloat(st.Stats.Var),
 		},
 		Counters: map[string]int64{
 			"epoch": int64(st.Epoch), "step": int64(st.Step), "opt_t": int64(st.Opt.T),
@@ -220,6 +227,14 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	}
 	if st.BestValid, err = decodeFloat(f.Blobs["best_valid"]); err != nil {
 		return nil, fmt.Errorf("best validation bound: %w", err)
+	}
+	if _, ok := f.Blobs["signal_mean"]; ok { // absent before the estimators existed
+		if st.Stats.Mean, err = decodeFloat(f.Blobs["signal_mean"]); err != nil {
+			return nil, fmt.Errorf("learning signal mean: %w", err)
+		}
+		if st.Stats.Var, err = decodeFloat(f.Blobs["signal_var"]); err != nil {
+			return nil, fmt.Errorf("learning signal variance: %w", err)
+		}
 	}
 	return st, nil
 }

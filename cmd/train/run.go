@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gsvae/estimator"
 	"gsvae/internal/cli"
 	"gsvae/train"
 )
@@ -34,7 +35,7 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch `size` (images per update)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "learning `rate`")
 	fs.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "`adam` (default) or momentum (SGD with momentum 0.9, as in the paper)")
-	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of categorical latent variables")
+	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of latent variables")
 	fs.IntVar(&cfg.Model.K, "K", cfg.Model.K, "`classes` per latent variable (at least 2)")
 	fs.StringVar(&cfg.Model.Prior, "prior", cfg.Model.Prior, "prior over each latent variable: `uniform` or learned (its logits trained with the rest)")
 	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated; the decoder mirrors them")
@@ -42,7 +43,9 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.Float64Var(&cfg.TauMin, "tau-min", cfg.TauMin, "lowest `temperature` of the schedule tau = max(tau-min, tau0*exp(-rate*t))")
 	fs.Float64Var(&cfg.AnnealRate, "anneal-rate", cfg.AnnealRate, "annealing `rate` r per step (0 keeps tau0)")
 	fs.IntVar(&cfg.AnnealEvery, "anneal-every", cfg.AnnealEvery, "recompute the temperature every `n` steps")
-	fs.BoolVar(&cfg.Hard, "hard", cfg.Hard, "straight-through Gumbel-Softmax: one-hot samples forward, relaxed gradient backward")
+	fs.StringVar(&cfg.Estimator, "estimator", cfg.Estimator, "gradient `estimator`: "+strings.Join(estimator.Names, ", ")+" (see README, Estimators)")
+	fs.BoolVar(&cfg.Hard, "hard", cfg.Hard, "same as -estimator st-gs (straight-through Gumbel-Softmax)")
+	fs.StringVar(&cfg.Model.Kind, "latent", cfg.Model.Kind, "latent variables: `categorical` (N of K classes) or bernoulli (N binary; N defaults to 200 and K is 2)")
 	fs.StringVar(&cfg.KL, "kl", cfg.KL, "KL term of the training loss: `analytic` (discrete variables) or relaxed (single-sample ExpConcrete KL, a true bound for the relaxed model)")
 	fs.Float64Var(&cfg.PriorTau, "prior-tau", cfg.PriorTau, "`temperature` of the uniform ExpConcrete prior for -kl relaxed")
 	fs.StringVar(&cfg.Binarize, "binarize", cfg.Binarize, "pixel binarization: `fixed` (one draw, seeded, the paper's protocol) or dynamic (a fresh draw per use)")
@@ -63,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	out := train.Output{Log: stdout, Progress: stderr}
 	if !resume {
+		if err := settle(fs, &cfg); err != nil {
+			return err
+		}
 		if err := cfg.Validate(); err != nil {
 			return cli.UsageError{Err: err}
 		}
@@ -91,6 +97,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return train.Resume(ctx, st, out)
 }
 
+// BernoulliN is the default number of Bernoulli latent variables, the
+// paper's 200.
+const BernoulliN = 200
+
+// settle resolves the flags that depend on each other: -hard is
+// -estimator st-gs, and -latent bernoulli defaults N to 200 and K to 2.
+// It also sizes the baseline network for the estimator.
+func settle(fs *flag.FlagSet, cfg *train.Config) error {
+	if cfg.Hard {
+		if isSet(fs, "estimator") && cfg.Estimator != estimator.STGS {
+			return cli.Usagef("-hard means -estimator %s, but -estimator is %s", estimator.STGS, cfg.Estimator)
+		}
+		cfg.Estimator, cfg.Hard = estimator.STGS, false
+	}
+	if cfg.Model.Bernoulli() {
+		if !isSet(fs, "N") {
+			cfg.Model.N = BernoulliN
+		}
+		if !isSet(fs, "K") {
+			cfg.Model.K = 2
+		}
+	}
+	*cfg = cfg.WithEstimator(cfg.Estimator)
+	return nil
+}
+
 // checkUnchanged refuses a flag given with -resume whose value differs from
 // the saved run's, naming it: a resumed run keeps its settings.
 func checkUnchanged(fs *flag.FlagSet, saved train.Config) error {
@@ -100,6 +132,11 @@ func checkUnchanged(fs *flag.FlagSet, saved train.Config) error {
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
 		case "epochs", "out", "data", "resume":
+			return
+		case "hard":
+			if err == nil && f.Value.String() == "true" && saved.Estimator != estimator.STGS {
+				err = cli.Usagef("-resume: -hard differs from the saved run's -estimator %s; only -epochs and -data may change", saved.Estimator)
+			}
 			return
 		}
 		if was := savedFlags.Lookup(f.Name).Value.String(); err == nil && f.Value.String() != was {

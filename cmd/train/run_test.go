@@ -87,6 +87,11 @@ func TestRunUsageErrors(t *testing.T) {
 		{name: "unknown flag", args: []string{"-bogus", "1"}, flag: "bogus"},
 		{name: "positional argument", args: []string{"extra"}, want: `"extra"`},
 		{name: "out is a file", args: []string{"-out", "FILE"}, flag: "out"},
+		{name: "estimator unknown", args: []string{"-estimator", "rebar"}, want: "gs, st-gs, st, annealed-st, sf, nvil, muprop, darn"},
+		{name: "relaxed KL with sf", args: []string{"-estimator", "sf", "-kl", "relaxed"}, want: "-estimator gs or st-gs only"},
+		{name: "hard with sf", args: []string{"-hard", "-estimator", "sf"}, want: "-hard means -estimator st-gs"},
+		{name: "latent unknown", args: []string{"-latent", "gaussian"}, want: "want categorical or bernoulli"},
+		{name: "bernoulli with K 3", args: []string{"-latent", "bernoulli", "-K", "3"}, flag: "K"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
