@@ -16,10 +16,10 @@ import (
 	"testing"
 
 	"gsvae/checkpoint"
-	"gsvae/estimator"
-	"gsvae/model"
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/internal/cli"
+	"gsvae/model"
 	"gsvae/train"
 )
 
