@@ -16,7 +16,7 @@ else
 TAGS :=
 endif
 
-.PHONY: all deps build train sample eval test bench check-fmt vet blas clean
+.PHONY: all deps build train sample eval reproduce test bench check-fmt vet blas clean
 
 all: build
 
@@ -51,6 +51,22 @@ sample: build
 IW ?= 1000
 eval: build
 	$(BIN)/eval bound -ckpt $(OUT) -split test -iw $(IW)
+
+## reproduce: the VAE rows of Table 1 (Jang et al. 2017): every estimator on
+## both latent kinds for REPRO_EPOCHS epochs, each run's test bounds (k = IW),
+## then REPRO/table.md. Runs already there are resumed or kept.
+REPRO        ?= checkpoints/reproduce
+REPRO_EPOCHS ?= 100
+ESTIMATORS   ?= sf darn muprop st annealed-st gs st-gs nvil
+LATENTS      ?= bernoulli categorical
+reproduce: build
+	@for l in $(LATENTS); do for e in $(ESTIMATORS); do \
+		d=$(REPRO)/$$l-$$e; echo "== $$d"; \
+		if [ -f $$d/model.ckpt ]; then $(BIN)/train -resume -out $$d -epochs $(REPRO_EPOCHS) || exit 1; \
+		else $(BIN)/train -latent $$l -estimator $$e -epochs $(REPRO_EPOCHS) -out $$d || exit 1; fi; \
+		$(BIN)/eval bound -ckpt $$d -split test -iw $(IW) || exit 1; \
+	done; done
+	$(BIN)/eval table -dir $(REPRO) -out $(REPRO)/table.md
 
 ## test: gofmt check, go vet, and every test, with the BLAS above
 test: deps blas check-fmt vet

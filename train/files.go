@@ -30,6 +30,10 @@ func CheckpointPath(path string) string {
 
 // Metrics is the record of one epoch, appended to metrics.jsonl.
 type Metrics struct {
+	Estimator    string  `json:"estimator"` // the run's gradient estimator
+	Latent       string  `json:"latent"`    // categorical or bernoulli
+	KL           string  `json:"kl"`        // analytic or relaxed
+	Prior        string  `json:"prior"`     // uniform or learned
 	Epoch        int     `json:"epoch"`
 	Step         int     `json:"step"`           // updates made so far
 	Tau          float64 `json:"tau"`            // temperature of the epoch's last update

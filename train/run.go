@@ -159,6 +159,7 @@ func (st *State) run(ctx context.Context, out Output) error {
 		}
 		st.Epoch++
 		m := Metrics{
+			Estimator: cfg.Estimator, Latent: cfg.Model.Kind, KL: cfg.KL, Prior: cfg.Model.Prior,
 			Epoch: st.Epoch, Step: st.Step, Tau: cfg.temperature(st.Step - 1),
 			TrainNegELBO: st.EpochLoss / float64(st.EpochImages), ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
 			Seconds: time.Since(start).Seconds(),

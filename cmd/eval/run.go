@@ -21,27 +21,35 @@ const usage = `eval: measure a trained Gumbel-Softmax VAE.
 
 Usage:
   eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE] [-data DIR]
+  eval table [-dir checkpoints/reproduce] [-out FILE]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound
 -log (1/k) sum_i p(x, z_i)/q(z_i|x) with k = -iw discrete samples per image
 (Burda et al. 2016; the paper's test numbers use k = 1000), both in nats per
 image with standard errors over images. Writes JSON to -out (default:
-eval.json beside the checkpoint) and prints one summary line.`
+eval.json beside the checkpoint) and prints one summary line.
+
+table: one markdown row per training run under -dir (its config.json,
+metrics.jsonl and eval.json): latent kind, estimator, epochs, the last
+validation -ELBO, the test bounds and mean ms per update, then the test
+bounds laid out as Table 1 of Jang et al. (2017) beside the paper's numbers.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		fmt.Fprintln(stdout, usage)
 		if len(args) == 0 {
-			return cli.Usagef("missing subcommand: want bound")
+			return cli.Usagef("missing subcommand: want bound or table")
 		}
 		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "bound":
 		return runBound(ctx, args[1:], stdout, stderr)
+	case "table":
+		return runTable(args[1:], stdout)
 	}
-	return cli.Usagef("unknown subcommand %q: want bound", args[0])
+	return cli.Usagef("unknown subcommand %q: want bound or table", args[0])
 }
 
 // boundReport is the content of eval.json.

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gsvae/estimator"
+	"gsvae/internal/cli"
+	"gsvae/model"
+	"gsvae/train"
+)
+
+// writeRun writes the files of a finished run folder: config.json, two
+// epochs of metrics.jsonl and, with a bound, eval.json.
+func writeRun(t *testing.T, dir, latent, name string, bound *boundReport) {
+	t.Helper()
+	cfg := train.Defaults().WithEstimator(name)
+	cfg.Model.Kind = latent
+	mustWriteJSON(t, filepath.Join(dir, train.ConfigFile), cfg)
+	var lines []string
+	for e := 1; e <= 2; e++ {
+		m := train.Metrics{Estimator: name, Latent: latent, Epoch: e, Step: 500 * e, ValidNegELBO: 150 - float64(e), ValidSE: 0.5, StepsPerSec: 50}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if bound != nil {
+		mustWriteJSON(t, filepath.Join(dir, "eval.json"), bound)
+	}
+}
+
+func mustWriteJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTable checks `eval table` on two runs, one evaluated: a row per run
+// with its last validation bound and 20 ms/step (50 steps/s), its test
+// bound and the paper's number in the Table 1 grid, and "-" for the
+// missing evaluation.
+func TestTable(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, filepath.Join(dir, "categorical-gs"), model.LatentCategorical, estimator.GS,
+		&boundReport{Split: "test", NegELBO: 120.5, NegELBOSE: 0.4, NegIWBound: 101.25, NegIWBoundSE: 0.3, IWK: 1000})
+	writeRun(t, filepath.Join(dir, "bernoulli-sf"), model.LatentBernoulli, estimator.SF, nil)
+	if err := os.Mkdir(filepath.Join(dir, "not-a-run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "table.md")
+	code, stdout, stderr := runEval(t, "table", "-dir", dir, "-out", out)
+	if code != cli.ExitOK {
+		t.Fatalf("exit status %d (stderr %q)", code, stderr)
+	}
+	for _, want := range []string{
+		"| bernoulli | sf | 2 | 148.00 ± 0.50 |  |  | 112.2 | 20.0 |",
+		"| categorical | gs | 2 | 148.00 ± 0.50 | 120.50 ± 0.40 | 101.25 ± 0.30 (1000) | 101.5 | 20.0 |",
+		"| bernoulli | - / 112.2 |",
+		"| 101.2 / 101.5 |",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != stdout {
+		t.Errorf("-out file differs from stdout (read error %v)", err)
+	}
+	if code, _, stderr := runEval(t, "table", "-dir", t.TempDir()); code != cli.ExitFailure || !strings.Contains(stderr, "no training runs") {
+		t.Errorf("empty folder: exit %d, stderr %q; want 1 and \"no training runs\"", code, stderr)
+	}
+}
