@@ -54,7 +54,7 @@ func newTiny(t *testing.T, cfg model.Config, seed uint64) (*model.Params, []floa
 // codeSpread returns max f(z) - min f(z) over the joint codes z of image x.
 func codeSpread(t *testing.T, cfg model.Config, p *model.Params, x []float64) float64 {
 	t.Helper()
-	m := codes(cfg)
+	m := Codes(cfg)
 	d, err := model.NewDecoder(cfg, p, model.Options{Batch: m})
 	if err != nil {
 		t.Fatal(err)

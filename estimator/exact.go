@@ -27,7 +27,7 @@ const MaxCodes = 4096
 // gradient-variance report hold the estimators against on models small
 // enough (K^N <= MaxCodes). It ignores the temperature and draws no noise.
 func NewExact(cfg model.Config, p *model.Params, batch int) (*Estimator, error) {
-	if n := codes(cfg); n == 0 || n > MaxCodes {
+	if n := Codes(cfg); n == 0 || n > MaxCodes {
 		return nil, fmt.Errorf("estimator: %d^%d codes per image: exact enumeration handles at most %d", cfg.K, cfg.N, MaxCodes)
 	}
 	s, err := newSplit(exact, cfg, p, Options{Batch: batch})
@@ -37,8 +37,9 @@ func NewExact(cfg model.Config, p *model.Params, batch int) (*Estimator, error) 
 	return &Estimator{name: exact, cfg: cfg, opt: Options{Batch: batch}, split: s, X: s.encFwd.X, rows: batch}, nil
 }
 
-// codes returns K^N, or 0 when it exceeds MaxCodes.
-func codes(cfg model.Config) int {
+// Codes returns K^N, the number of joint codes of one image, or 0 when it
+// exceeds MaxCodes.
+func Codes(cfg model.Config) int {
 	n := 1
 	for range cfg.N {
 		n *= cfg.K
@@ -53,7 +54,7 @@ func codes(cfg model.Config) int {
 // row (b, c) by w_b q_b(c), and fills s.g and s.rec with the exact
 // quantities (s.rec holds E_q[f]).
 func (s *split) estimateExact(x *tensor.Dense, rows int) error {
-	k, n, nk, m := s.cfg.K, s.cfg.N, s.cfg.Latent(), codes(s.cfg)
+	k, n, nk, m := s.cfg.K, s.cfg.N, s.cfg.Latent(), Codes(s.cfg)
 	in := s.cfg.Input
 	z := make([]float64, rows*m*nk)
 	q := make([]float64, rows*m)

@@ -50,7 +50,7 @@ func newSplit(name string, cfg model.Config, p *model.Params, opt Options) (*spl
 	}
 	decRows := rows
 	if name == exact {
-		decRows = rows * codes(cfg)
+		decRows = rows * Codes(cfg)
 	}
 	if s.dec, err = model.NewDecoder(cfg, p, model.Options{Batch: decRows, Grad: true}); err != nil {
 		return nil, err

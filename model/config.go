@@ -175,6 +175,10 @@ func (c Config) layers() []layer {
 	return ls
 }
 
+// BaselineTensors is the number of parameter tensors of the NVIL baseline
+// network (two layers, a weight and a bias each); they come last in Params.
+const BaselineTensors = 4
+
 // baselineLayers lists the affine maps of the NVIL baseline network.
 func (c Config) baselineLayers() []layer {
 	if c.Baseline == 0 {
