@@ -43,7 +43,7 @@ const DefaultWarmup = 50
 // gradient g* (REBAR/RELAX conventions for the variance):
 //
 //	Var      = 1/P sum_i Var(g_i)                  mean per-parameter variance
-//	SNR      = 1/P' sum_i |mean_i| / sd_i          over the P' parameters with sd_i > 0
+//	SNR      = |mean| / sqrt(sum_i Var(g_i))       signal-to-noise ratio of the gradient vector
 //	RelBias  = |mean - g*| / |g*|                  relative L2 error of the mean
 //	Cosine   = mean . g* / (|mean| |g*|)
 //
@@ -221,14 +221,9 @@ func (m *moments) variance(i int) float64 { return m.m2[i] / float64(m.n-1) }
 // stat computes the statistics of GradStat over the entries idx.
 func (m *moments) stat(idx []int, ref []float64) GradStat {
 	var s GradStat
-	var sumVar, snr, nSNR, diff, refSq, meanSq, dotp float64
+	var sumVar, diff, refSq, meanSq, dotp float64
 	for _, i := range idx {
-		v := m.variance(i)
-		sumVar += v
-		if v > 0 {
-			snr += math.Abs(m.mean[i]) / math.Sqrt(v)
-			nSNR++
-		}
+		sumVar += m.variance(i)
 		d := m.mean[i] - ref[i]
 		diff += d * d
 		refSq += ref[i] * ref[i]
@@ -237,9 +232,7 @@ func (m *moments) stat(idx []int, ref []float64) GradStat {
 	}
 	s.Var = sumVar / float64(len(idx))
 	s.Log10Var = math.Log10(s.Var)
-	if nSNR > 0 {
-		s.SNR = snr / nSNR
-	}
+	s.SNR = math.Sqrt(meanSq / sumVar)
 	s.RelBias = math.Sqrt(diff / refSq)
 	s.RelBiasNoise = math.Sqrt(sumVar / float64(m.n) / refSq)
 	s.Cosine = dotp / math.Sqrt(meanSq*refSq)

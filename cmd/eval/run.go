@@ -21,6 +21,7 @@ const usage = `eval: measure a trained Gumbel-Softmax VAE.
 
 Usage:
   eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE] [-data DIR]
+  eval gradvar -ckpt DIR|FILE [-estimators gs,...] [-taus 0.1,0.25,0.5,1,2] [-draws 200] [-batch 100] [-out DIR]
   eval table [-dir checkpoints/reproduce] [-out FILE]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
@@ -29,6 +30,19 @@ over -samples draws per image, and the importance-weighted bound
 (Burda et al. 2016; the paper's test numbers use k = 1000), both in nats per
 image with standard errors over images. Writes JSON to -out (default:
 eval.json beside the checkpoint) and prints one summary line.
+
+gradvar: at the checkpoint's weights and one fixed minibatch (chosen by
+-seed), -draws independent gradient estimates per estimator (and per
+temperature for gs, st-gs and annealed-st), with variance normalisation
+off. For the encoder and the decoder: the per-parameter variance averaged
+over parameters (and its log10), the signal-to-noise ratio |mean| /
+sqrt(sum of variances), and the
+bias of the mean against a reference gradient g* (relative L2 error,
+cosine). g* is exact (enumeration) for models with at most 4096 codes per
+image, else the mean of -ref-draws muprop draws, whose own standard error is
+reported. nvil's baseline network is first fitted at the checkpoint's
+weights. Writes report.md, report.csv, report.json and log10var/bias PNGs
+against temperature into -out (default: gradvar/ beside the checkpoint).
 
 table: one markdown row per training run under -dir (its config.json,
 metrics.jsonl and eval.json): latent kind, estimator, epochs, the last
@@ -39,17 +53,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		fmt.Fprintln(stdout, usage)
 		if len(args) == 0 {
-			return cli.Usagef("missing subcommand: want bound or table")
+			return cli.Usagef("missing subcommand: want bound, gradvar or table")
 		}
 		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "bound":
 		return runBound(ctx, args[1:], stdout, stderr)
+	case "gradvar":
+		return runGradVar(ctx, args[1:], stdout, stderr)
 	case "table":
 		return runTable(args[1:], stdout)
 	}
-	return cli.Usagef("unknown subcommand %q: want bound or table", args[0])
+	return cli.Usagef("unknown subcommand %q: want bound, gradvar or table", args[0])
 }
 
 // boundReport is the content of eval.json.

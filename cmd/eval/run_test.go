@@ -112,3 +112,44 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestGradVar runs `eval gradvar` on an untrained 3x4 model (64 codes per
+// image, so the reference is exact) with 5 draws and checks the files: the
+// CSV has the issue's columns and one row per estimator, temperature and
+// part, and the four PNGs exist.
+func TestGradVar(t *testing.T) {
+	dir := t.TempDir()
+	newCheckpoint(t, dir)
+	out := filepath.Join(t.TempDir(), "gv")
+	code, stdout, stderr := runEval(t, "gradvar", "-ckpt", dir, "-draws", "5", "-batch", "4", "-taus", "0.5,1",
+		"-estimators", "gs,sf,nvil", "-baseline-steps", "3", "-out", out)
+	if code != cli.ExitOK {
+		t.Fatalf("exit status %d (stderr %q)", code, stderr)
+	}
+	if !strings.Contains(stdout, "measured 3 estimators") {
+		t.Errorf("stdout %q", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if !strings.HasPrefix(lines[0], "estimator,tau,part,log10_var,snr,rel_bias,") || !strings.Contains(lines[0], "cosine") {
+		t.Errorf("CSV header %q", lines[0])
+	}
+	if want := 1 + 2*(2+1+1); len(lines) != want { // gs at 2 taus, sf, nvil; 2 parts each
+		t.Errorf("CSV has %d lines, want %d", len(lines), want)
+	}
+	for _, f := range []string{"report.md", "report.json", "log10var-encoder.png", "log10var-decoder.png", "bias-encoder.png", "bias-decoder.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, bad := range [][]string{
+		{"-estimators", "gs,rebar"}, {"-taus", "0"}, {"-draws", "1"}, {"-split", "foo"},
+	} {
+		if code, _, stderr := runEval(t, append([]string{"gradvar", "-ckpt", dir}, bad...)...); code != cli.ExitUsage {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", bad, code, stderr)
+		}
+	}
+}
