@@ -81,7 +81,7 @@ func TestBoundUsageErrors(t *testing.T) {
 	newCheckpoint(t, dir)
 	for _, args := range [][]string{
 		{},
-		{"curves"},
+		{"no-such-subcommand"},
 		{"bound", "-ckpt", dir, "-split", "train"},
 		{"bound", "-ckpt", dir, "-iw", "0"},
 		{"bound", "-ckpt", dir, "-samples", "0"},
