@@ -43,6 +43,12 @@ type Config struct {
 	KL       string  `json:"kl"`
 	PriorTau float64 `json:"prior_tau"`
 
+	// TrackGradVar measures every estimator's gradient variance and bias
+	// at the current weights every TrackGradVar epochs (0: never), with
+	// TrackDraws draws each, into metrics.jsonl (see eval.GradVar).
+	TrackGradVar int `json:"track_gradvar,omitempty"`
+	TrackDraws   int `json:"track_draws,omitempty"`
+
 	Binarize string `json:"binarize"` // "fixed" or "dynamic" (see data.Binarization)
 	Seed     uint64 `json:"seed"`     // seeds weights, shuffling, noise and dynamic binarization draws
 	Limit    int    `json:"limit"`    // train on the first Limit images only; 0 means all 50,000
@@ -67,6 +73,7 @@ func Defaults() Config {
 		Estimator:   estimator.GS,
 		KL:          KLAnalytic,
 		PriorTau:    1,
+		TrackDraws:  100,
 		Binarize:    "fixed",
 		Seed:        1,
 		Out:         "checkpoints/default",
@@ -128,6 +135,12 @@ func (c Config) Validate() error {
 	}
 	if !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
 		return fmt.Errorf("-prior-tau %v: need 0 < prior-tau <= 1e4", c.PriorTau)
+	}
+	if c.TrackGradVar < 0 {
+		return fmt.Errorf("-track-gradvar %d: want 0 (off) or a number of epochs", c.TrackGradVar)
+	}
+	if c.TrackGradVar > 0 && (c.TrackDraws < 2 || c.TrackDraws > 100000) {
+		return fmt.Errorf("-track-draws %d: want 2 to 100000", c.TrackDraws)
 	}
 	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptMomentum {
 		return fmt.Errorf("-optimizer %q: want %s or %s", c.Optimizer, OptAdam, OptMomentum)

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"gsvae/eval"
 )
 
 // Names of the files a run keeps in its Out folder.
@@ -44,6 +46,9 @@ type Metrics struct {
 	ValidKL      float64 `json:"valid_kl"`       // its KL term
 	Seconds      float64 `json:"seconds"`        // wall time of the epoch, validation included
 	StepsPerSec  float64 `json:"steps_per_sec"`  // training updates per second
+	// GradVar is the -track-gradvar measurement made after the epoch, if
+	// one was.
+	GradVar *eval.GradVarReport `json:"gradvar,omitempty"`
 }
 
 // writeConfig writes cfg to dir/config.json through a temporary file.

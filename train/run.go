@@ -151,6 +151,11 @@ func (st *State) run(ctx context.Context, out Output) error {
 		if err == nil {
 			valid, err = eval.NegELBO(ctx, cfg.Model, st.Params, validSet, 1, rand.New(rand.NewPCG(cfg.Seed, streamValid+uint64(st.Epoch))))
 		}
+		var gv *eval.GradVarReport
+		if err == nil && cfg.TrackGradVar > 0 && (st.Epoch+1)%cfg.TrackGradVar == 0 {
+			fmt.Fprintf(log, "measuring the estimators' gradient variance (-track-gradvar %d)\n", cfg.TrackGradVar)
+			gv, err = st.trackGradVar(ctx, trainSet, out.Progress)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return st.interrupt(batches, log, err)
@@ -162,7 +167,7 @@ func (st *State) run(ctx context.Context, out Output) error {
 			Estimator: cfg.Estimator, Latent: cfg.Model.Kind, KL: cfg.KL, Prior: cfg.Model.Prior,
 			Epoch: st.Epoch, Step: st.Step, Tau: cfg.temperature(st.Step - 1),
 			TrainNegELBO: st.EpochLoss / float64(st.EpochImages), ValidNegELBO: valid.NegELBO, ValidSE: valid.SE, ValidRec: valid.Rec, ValidKL: valid.KL,
-			Seconds: time.Since(start).Seconds(),
+			Seconds: time.Since(start).Seconds(), GradVar: gv,
 		}
 		if trainSecs > 0 {
 			m.StepsPerSec = float64(updates) / trainSecs
@@ -264,6 +269,37 @@ func (st *State) update(est *estimator.Estimator, rows int, tau float64, rng *ra
 	st.Stats = est.Stats()
 	st.Step++
 	return loss, nil
+}
+
+// trackGradVar measures every estimator at the current weights on a fixed
+// training minibatch (the same at every measurement), the tempered ones at
+// the current temperature, with TrackDraws draws each and a muprop
+// reference of 10 times as many. Its random streams are its own, so
+// tracking does not change the training run.
+func (st *State) trackGradVar(ctx context.Context, trainSet *data.Split, progress io.Writer) (*eval.GradVarReport, error) {
+	cfg := st.Config
+	b := data.NewBatches(trainSet, min(cfg.Batch, trainSet.N), data.Fixed, rand.New(rand.NewPCG(cfg.Seed, streamGradVar)))
+	b.Shuffle()
+	x := make([]float32, min(cfg.Batch, trainSet.N)*cfg.Model.Input)
+	b.Next(x)
+	m, p, err := FitBaseline(cfg.Model, st.Params, x, FitBaselineSteps, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	bar := cli.NewBar(progress, 1, fmt.Sprintf("gradvar after epoch %d", st.Epoch+1), "draws")
+	defer func() { _ = bar.Exit() }()
+	rep, err := eval.GradVar(ctx, m, p, x, eval.GradVarOptions{
+		Estimators: estimator.Names, Taus: []float64{cfg.temperature(st.Step - 1)},
+		Draws: cfg.TrackDraws, RefDraws: 10 * cfg.TrackDraws, Warmup: eval.DefaultWarmup, Seed: cfg.Seed + uint64(st.Epoch),
+	}, func(done, total int) {
+		bar.ChangeMax(total)
+		_ = bar.Set(done) // the bar only draws on stderr
+	})
+	if err != nil {
+		return nil, fmt.Errorf("track gradient variance: %w", err)
+	}
+	eval.SortStats(rep.Stats)
+	return rep, nil
 }
 
 // describe names the model's latent space, as in "20x10 categorical" or

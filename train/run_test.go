@@ -16,6 +16,7 @@ import (
 
 	"gsvae/checkpoint"
 	"gsvae/data"
+	"gsvae/estimator"
 	"gsvae/model"
 )
 
@@ -608,5 +609,51 @@ func TestLegacyConfigDefaults(t *testing.T) {
 	}
 	if c := got.Config; c.Optimizer != OptAdam || c.KL != KLAnalytic || c.PriorTau != 1 || c.Model.Prior != model.PriorUniform {
 		t.Errorf("legacy config loaded as optimizer %q, kl %q, prior-tau %v, prior %q", c.Optimizer, c.KL, c.PriorTau, c.Model.Prior)
+	}
+}
+
+// TestTrackGradVar trains the tiny model for 2 epochs with -track-gradvar 2
+// and checks that only the second epoch's metrics carry a measurement: all
+// 8 estimators, encoder and decoder, against the exact gradient (4^3 codes),
+// at the temperature of that epoch, with finite statistics. It also checks
+// that tracking leaves the trained weights as they are without it.
+func TestTrackGradVar(t *testing.T) {
+	cfg := tinyConfig(t)
+	cfg.TrackGradVar, cfg.TrackDraws = 2, 5
+	if err := Run(context.Background(), cfg, quiet); err != nil {
+		t.Fatal(err)
+	}
+	ms := readMetrics(t, cfg.Out)
+	if len(ms) != 2 || ms[0].GradVar != nil || ms[1].GradVar == nil {
+		t.Fatalf("metrics %+v: want a measurement after epoch 2 only", ms)
+	}
+	rep := ms[1].GradVar
+	if rep.Reference != "exact" || len(rep.Stats) != 2*len(estimator.Names) {
+		t.Fatalf("reference %q, %d statistics; want exact and %d", rep.Reference, len(rep.Stats), 2*len(estimator.Names))
+	}
+	for _, s := range rep.Stats {
+		if estimator.Tempered(s.Estimator) && s.Tau != ms[1].Tau {
+			t.Errorf("%s measured at tau %v, want the epoch's %v", s.Estimator, s.Tau, ms[1].Tau)
+		}
+		if math.IsNaN(s.Log10Var) || math.IsInf(s.Log10Var, 0) || math.IsNaN(s.RelBias) {
+			t.Errorf("%s %s: non-finite statistics %+v", s.Estimator, s.Part, s)
+		}
+	}
+	plain := tinyConfig(t)
+	if err := Run(context.Background(), plain, quiet); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Load(filepath.Join(plain.Out, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracked, err := Load(filepath.Join(cfg.Out, CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range st.Params.Tensors {
+		if !slices.Equal(st.Params.Tensors[i].Float32s(), tracked.Params.Tensors[i].Float32s()) {
+			t.Fatalf("%s differs with tracking", st.Params.Names[i])
+		}
 	}
 }

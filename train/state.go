@@ -51,6 +51,8 @@ const (
 	streamInit  = 1 // weight initialisation
 	streamTrain = 2 // shuffling, dynamic binarization, Gumbel noise
 	streamValid = 3 // validation noise, offset by the epoch
+	// streamGradVar picks the minibatch of -track-gradvar.
+	streamGradVar = 4
 )
 
 // NewState returns the state of a fresh run of cfg: weights initialised

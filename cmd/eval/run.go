@@ -22,6 +22,7 @@ const usage = `eval: measure a trained Gumbel-Softmax VAE.
 Usage:
   eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE] [-data DIR]
   eval gradvar -ckpt DIR|FILE [-estimators gs,...] [-taus 0.1,0.25,0.5,1,2] [-draws 200] [-batch 100] [-out DIR]
+  eval curves -run DIR [-out DIR]
   eval table [-dir checkpoints/reproduce] [-out FILE]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
@@ -44,6 +45,11 @@ reported. nvil's baseline network is first fitted at the checkpoint's
 weights. Writes report.md, report.csv, report.json and log10var/bias PNGs
 against temperature into -out (default: gradvar/ beside the checkpoint).
 
+curves: a run's metrics.jsonl against the step: elbo.png (train and valid
+-ELBO), tau.png and, for runs trained with -track-gradvar, each estimator's
+log10 gradient variance (gradvar-encoder.png, gradvar-decoder.png), into
+-out (default: curves/ in the run folder).
+
 table: one markdown row per training run under -dir (its config.json,
 metrics.jsonl and eval.json): latent kind, estimator, epochs, the last
 validation -ELBO, the test bounds and mean ms per update, then the test
@@ -53,7 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		fmt.Fprintln(stdout, usage)
 		if len(args) == 0 {
-			return cli.Usagef("missing subcommand: want bound, gradvar or table")
+			return cli.Usagef("missing subcommand: want bound, gradvar, curves or table")
 		}
 		return flag.ErrHelp
 	}
@@ -62,10 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBound(ctx, args[1:], stdout, stderr)
 	case "gradvar":
 		return runGradVar(ctx, args[1:], stdout, stderr)
+	case "curves":
+		return runCurves(args[1:], stdout)
 	case "table":
 		return runTable(args[1:], stdout)
 	}
-	return cli.Usagef("unknown subcommand %q: want bound, gradvar or table", args[0])
+	return cli.Usagef("unknown subcommand %q: want bound, gradvar, curves or table", args[0])
 }
 
 // boundReport is the content of eval.json.

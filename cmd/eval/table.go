@@ -109,30 +109,18 @@ func readRun(dir string) (runSummary, error) {
 	if err := json.Unmarshal(b, &r.cfg); err != nil {
 		return r, fmt.Errorf("%s: %w", filepath.Join(dir, train.ConfigFile), err)
 	}
-	f, err := os.Open(filepath.Join(dir, train.MetricsFile))
+	ms, err := readMetrics(dir)
 	if err != nil {
 		return r, err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
 	var steps int
 	var seconds float64
-	for sc.Scan() {
-		var m train.Metrics
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return r, fmt.Errorf("%s: %w", filepath.Join(dir, train.MetricsFile), err)
-		}
+	for _, m := range ms {
 		if m.StepsPerSec > 0 {
 			seconds += float64(m.Step-r.last.Step) / m.StepsPerSec
 			steps += m.Step - r.last.Step
 		}
 		r.last = m
-	}
-	if err := sc.Err(); err != nil {
-		return r, fmt.Errorf("%s: %w", filepath.Join(dir, train.MetricsFile), err)
-	}
-	if r.last.Epoch == 0 {
-		return r, fmt.Errorf("%s: no completed epoch", filepath.Join(dir, train.MetricsFile))
 	}
 	if steps > 0 {
 		r.secondsPerStep = seconds / float64(steps)
@@ -144,6 +132,34 @@ func readRun(dir string) (runSummary, error) {
 		}
 	}
 	return r, nil
+}
+
+// readMetrics reads a run's metrics.jsonl, one record per completed epoch;
+// it is an error for the file to hold none.
+func readMetrics(dir string) ([]train.Metrics, error) {
+	path := filepath.Join(dir, train.MetricsFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<24) // a line with a gradvar measurement is long
+	var ms []train.Metrics
+	for sc.Scan() {
+		var m train.Metrics
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		ms = append(ms, m)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Errorf("%s: no completed epoch", path)
+	}
+	return ms, nil
 }
 
 // writeTable writes one row per run, then the runs' test bounds laid out

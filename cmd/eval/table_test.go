@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gsvae/estimator"
+	"gsvae/eval"
 	"gsvae/internal/cli"
 	"gsvae/model"
 	"gsvae/train"
@@ -83,5 +84,46 @@ func TestTable(t *testing.T) {
 	}
 	if code, _, stderr := runEval(t, "table", "-dir", t.TempDir()); code != cli.ExitFailure || !strings.Contains(stderr, "no training runs") {
 		t.Errorf("empty folder: exit %d, stderr %q; want 1 and \"no training runs\"", code, stderr)
+	}
+}
+
+// TestCurves draws the curves of a written run folder with one tracked
+// measurement and checks the summary line and the four charts.
+func TestCurves(t *testing.T) {
+	dir := t.TempDir()
+	writeRun(t, dir, model.LatentCategorical, estimator.GS, nil)
+	ms, err := readMetrics(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms[1].GradVar = &eval.GradVarReport{Reference: "muprop", Stats: []eval.GradStat{
+		{Estimator: estimator.GS, Tau: 1, Part: model.PartEncoder, Log10Var: -2},
+		{Estimator: estimator.GS, Tau: 1, Part: model.PartDecoder, Log10Var: -3},
+	}}
+	var lines []string
+	for _, m := range ms {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runEval(t, "curves", "-run", dir)
+	if code != cli.ExitOK {
+		t.Fatalf("exit status %d (stderr %q)", code, stderr)
+	}
+	if !strings.Contains(stdout, "2 epochs, 1 gradient-variance measurements; wrote 4 charts") {
+		t.Errorf("stdout %q", stdout)
+	}
+	for _, f := range []string{"elbo.png", "tau.png", "gradvar-encoder.png", "gradvar-decoder.png"} {
+		if _, err := os.Stat(filepath.Join(dir, "curves", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if code, _, _ := runEval(t, "curves", "-run", t.TempDir()); code != cli.ExitFailure {
+		t.Errorf("empty folder: exit %d, want 1", code)
 	}
 }

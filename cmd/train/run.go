@@ -48,6 +48,8 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.StringVar(&cfg.Model.Kind, "latent", cfg.Model.Kind, "latent variables: `categorical` (N of K classes) or bernoulli (N binary; N defaults to 200 and K is 2)")
 	fs.StringVar(&cfg.KL, "kl", cfg.KL, "KL term of the training loss: `analytic` (discrete variables) or relaxed (single-sample ExpConcrete KL, a true bound for the relaxed model)")
 	fs.Float64Var(&cfg.PriorTau, "prior-tau", cfg.PriorTau, "`temperature` of the uniform ExpConcrete prior for -kl relaxed")
+	fs.IntVar(&cfg.TrackGradVar, "track-gradvar", cfg.TrackGradVar, "every `E` epochs, measure every estimator's gradient variance and bias at the current weights into metrics.jsonl (0: never; see eval gradvar)")
+	fs.IntVar(&cfg.TrackDraws, "track-draws", cfg.TrackDraws, "gradient `draws` per estimator for -track-gradvar")
 	fs.StringVar(&cfg.Binarize, "binarize", cfg.Binarize, "pixel binarization: `fixed` (one draw, seeded, the paper's protocol) or dynamic (a fresh draw per use)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random `seed` for weights, shuffling and noise: the same seed gives the same model")
 	fs.IntVar(&cfg.Limit, "limit", cfg.Limit, "train on the first `n` training images only (0: all 50,000), for quick runs")
