@@ -266,15 +266,13 @@ func TestStraightThroughAndDARNByHand(t *testing.T) {
 	d := []float64{1, -1, 2}
 	mu := make([]float64, 3)
 	model.SoftmaxGroups(mu, logits, 3, 1)
-	sharp := make([]float64, 3)
-	model.SoftmaxGroups(sharp, logits, 3, 0.5)
-
-	st := make([]float64, 3)
-	straightThrough(st, mu, d, 3, 1)
-	annealed := make([]float64, 3)
-	straightThrough(annealed, sharp, d, 3, 0.5)
-	darn := make([]float64, 3)
-	addScore(darn, z, mu, darnSignal(d, z, 3))
+	r := row{k: 3, tau: 0.5, logits: logits, z: z, mu: mu, d: d}
+	grad := func(name string) []float64 {
+		g := make([]float64, 3)
+		logitGrad(name, r, 0, 1, g)
+		return g
+	}
+	st, annealed, darn := grad(ST), grad(AnnealedST), grad(DARN)
 	for _, tc := range []struct {
 		name      string
 		got, want []float64

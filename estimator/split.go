@@ -139,7 +139,7 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	s.rec = s.dec.Rec()
 	d := s.dec.ZGrad() // w_b df_b/dz
 
-	var base, fMean, dMean []float64 // nvil's b(x); muprop's f(mu) and w_b f'(mu)
+	var base, fMean, dMean []float64 // nvil's b(x); muprop's f(mu) and w_b df/dz at mu
 	switch s.name {
 	case NVIL:
 		copyDense(s.baseFwd.X, x)
@@ -162,33 +162,21 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	}
 	clear(s.g)
 	signal := make([]float64, rows) // the learning signal before centring
-	sharp := make([]float64, nk)    // annealed-st's softmax(l/tau) of a row
+	scored := false
 	for b := 0; b < rows; b++ {
-		r := b * nk
-		gb, zb, mub, db := s.g[r:r+nk], s.z[r:r+nk], s.mu[r:r+nk], d[r:r+nk]
-		switch s.name {
-		case ST:
-			straightThrough(gb, mub, db, k, 1)
-			continue
-		case AnnealedST:
-			model.SoftmaxGroups(sharp, logits[r:r+nk], k, tau)
-			straightThrough(gb, sharp, db, k, tau)
-			continue
-		case SF:
-			signal[b] = s.rec[b]
-		case NVIL:
-			signal[b] = s.rec[b] - base[b]
-		case MuProp:
-			// Taylor control variate; dMean carries w_b.
-			signal[b] = s.rec[b] - fMean[b] - dot(dMean[r:r+nk], zb, mub)/s.w[b]
-			straightThrough(gb, mub, dMean[r:r+nk], k, 1)
-			for i := range gb {
-				gb[i] /= norm
-			}
-		case DARN:
-			signal[b] = darnSignal(db, zb, k) / s.w[b]
+		i, j, w := b*nk, (b+1)*nk, s.w[b]
+		r := row{k: k, tau: tau, logits: logits[i:j], z: s.z[i:j], mu: s.mu[i:j], f: s.rec[b], d: unweight(d[i:j], w)}
+		if base != nil {
+			r.base = base[b]
 		}
-		addScore(gb, zb, mub, s.w[b]*(signal[b]-s.stats.Mean)/norm)
+		if fMean != nil {
+			r.fMean, r.dMean = fMean[b], unweight(dMean[i:j], w)
+		}
+		gb := s.g[i:j]
+		signal[b], scored = logitGrad(s.name, r, s.stats.Mean, norm, gb)
+		for i := range gb {
+			gb[i] *= w
+		}
 	}
 	if s.name == NVIL {
 		// The baseline regresses f - c: d/db of 1/2 sum_b w_b (f_b - c - b_b)^2.
@@ -202,10 +190,19 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 			return err
 		}
 	}
-	if s.name != ST && s.name != AnnealedST {
+	if scored {
 		s.stats = s.stats.update(signal[:rows])
 	}
 	return nil
+}
+
+// unweight returns v / w: the decoder's gradients carry the row weight w.
+func unweight(v []float64, w float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = x / w
+	}
+	return out
 }
 
 // straightThrough writes into g the gradient back-propagated to the logits
