@@ -44,7 +44,7 @@ func logitGrad(name string, r row, c, norm float64, g []float64) (signal float64
 		signal = r.f - r.base
 	case MuProp:
 		signal = r.f - r.fMean - dot(r.dMean, r.z, r.mu) // the Taylor control variate
-		straightThrough(g, r.mu, r.dMean, r.k, 1)         // its expectation, added back
+		straightThrough(g, r.mu, r.dMean, r.k, 1)        // its expectation, added back
 		for i := range g {
 			g[i] /= norm
 		}

@@ -24,6 +24,7 @@ Usage:
   eval gradvar -ckpt DIR|FILE [-estimators gs,...] [-taus 0.1,0.25,0.5,1,2] [-draws 200] [-batch 100] [-out DIR]
   eval curves -run DIR [-out DIR]
   eval table [-dir checkpoints/reproduce] [-out FILE]
+  eval toy [-K 2] [-t 0.45] [-estimators gs,...] [-taus 0.1,...] [-draws 10000] [-steps 2000] [-out toy]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound
@@ -53,13 +54,21 @@ log10 gradient variance (gradvar-encoder.png, gradvar-decoder.png), into
 table: one markdown row per training run under -dir (its config.json,
 metrics.jsonl and eval.json): latent kind, estimator, epochs, the last
 validation -ELBO, the test bounds and mean ms per update, then the test
-bounds laid out as Table 1 of Jang et al. (2017) beside the paper's numbers.`
+bounds laid out as Table 1 of Jang et al. (2017) beside the paper's numbers.
+
+toy: the toy problem of REBAR, RELAX and ARM for one categorical variable:
+minimise E[sum_k (z_k - t_k)^2] with t_0 = t and the other targets
+(1-t)/(K-1) (K = 2 is the Bernoulli problem, twice over). At l = 0 each
+estimator's bias, variance and mean squared error against the exact
+gradient, per temperature; then an SGD run per estimator from l = 0,
+showing whether it reaches the best class. Prints the table and writes
+toy.md, toy.csv and plots into -out.`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		fmt.Fprintln(stdout, usage)
 		if len(args) == 0 {
-			return cli.Usagef("missing subcommand: want bound, gradvar, curves or table")
+			return cli.Usagef("missing subcommand: want bound, gradvar, curves, table or toy")
 		}
 		return flag.ErrHelp
 	}
@@ -72,8 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCurves(args[1:], stdout)
 	case "table":
 		return runTable(args[1:], stdout)
+	case "toy":
+		return runToy(ctx, args[1:], stdout)
 	}
-	return cli.Usagef("unknown subcommand %q: want bound, gradvar, curves or table", args[0])
+	return cli.Usagef("unknown subcommand %q: want bound, gradvar, curves, table or toy", args[0])
 }
 
 // boundReport is the content of eval.json.

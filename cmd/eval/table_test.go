@@ -127,3 +127,26 @@ func TestCurves(t *testing.T) {
 		t.Errorf("empty folder: exit %d, want 1", code)
 	}
 }
+
+// TestToy runs `eval toy` with few draws and steps and checks the table
+// (one row per estimator and temperature), the files, and the usage errors.
+func TestToy(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runEval(t, "toy", "-K", "3", "-t", "0.45", "-taus", "0.5,1", "-draws", "200", "-steps", "50", "-out", out)
+	if code != cli.ExitOK {
+		t.Fatalf("exit status %d (stderr %q)", code, stderr)
+	}
+	if got, want := strings.Count(stdout, "\n| "), 2+3*2+5; got != want { // header rule, header, 3 tempered x 2 taus, 5 others
+		t.Errorf("table has %d rows, want %d:\n%s", got, want, stdout)
+	}
+	for _, f := range []string{"toy.md", "toy.csv", "toy-bias.png", "toy-variance.png", "toy-sgd.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, bad := range [][]string{{"-K", "1"}, {"-t", "2"}, {"-estimators", "rebar"}, {"-draws", "1"}, {"-lr", "0"}} {
+		if code, _, stderr := runEval(t, append([]string{"toy", "-out", out}, bad...)...); code != cli.ExitUsage {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", bad, code, stderr)
+		}
+	}
+}
