@@ -16,6 +16,7 @@ import (
 	"gsvae/data"
 	"gsvae/estimator"
 	"gsvae/eval"
+	"gsvae/model"
 )
 
 // benchState returns the state and gs estimator of the default model with
@@ -232,4 +233,41 @@ func BenchmarkEpoch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/epoch")
+}
+
+// BenchmarkEstimators measures one training update (batch 100, Adam
+// included) with every estimator, on the 20x10 categorical and the 200
+// Bernoulli model, reporting ms/step and x-gs: the ratio to gs on the same
+// model, measured just before in the same process.
+func BenchmarkEstimators(b *testing.B) {
+	bernoulli := model.DefaultConfig()
+	bernoulli.Kind, bernoulli.N, bernoulli.K = model.LatentBernoulli, 200, 2
+	for _, m := range []model.Config{model.DefaultConfig(), bernoulli} {
+		var gs float64
+		for _, name := range estimator.Names {
+			b.Run(m.Kind+"/"+name, func(b *testing.B) {
+				cfg := Defaults()
+				cfg.Model = m
+				cfg = cfg.WithEstimator(name)
+				st, est, rng := benchStateOf(b, cfg)
+				if _, err := st.update(est, cfg.Batch, 1, rng); err != nil { // allocates the buffers
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for range b.N {
+					if _, err := st.update(est, cfg.Batch, 1, rng); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ms := 1000 * b.Elapsed().Seconds() / float64(b.N)
+				if name == estimator.GS {
+					gs = ms
+				}
+				b.ReportMetric(ms, "ms/step")
+				if gs > 0 {
+					b.ReportMetric(ms/gs, "x-gs")
+				}
+			})
+		}
+	}
 }
