@@ -72,7 +72,7 @@ func (s *split) estimateExact(x *tensor.Dense, rows int) error {
 		}
 	}
 	xs := make([]float64, rows*m*in)
-	xb := float64sOf(x)
+	xb := model.Float64s(x)
 	for row := range q {
 		b := row / m
 		copy(xs[row*in:(row+1)*in], xb[b*in:(b+1)*in])
@@ -93,21 +93,6 @@ func (s *split) estimateExact(x *tensor.Dense, rows int) error {
 			s.rec[b] += q[row] * f[row]
 			addScore(gb, z[row*nk:(row+1)*nk], mub, s.w[b]*q[row]*f[row])
 		}
-	}
-	return nil
-}
-
-// float64sOf returns a copy of a float32 or float64 tensor's data.
-func float64sOf(d *tensor.Dense) []float64 {
-	switch v := d.Data().(type) {
-	case []float32:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), v...)
 	}
 	return nil
 }

@@ -273,14 +273,7 @@ func drawMoments(ctx context.Context, cfg model.Config, p *model.Params, x []flo
 func flatten(ts []*tensor.Dense) []float64 {
 	var out []float64
 	for _, t := range ts {
-		switch v := t.Data().(type) {
-		case []float32:
-			for _, x := range v {
-				out = append(out, float64(x))
-			}
-		case []float64:
-			out = append(out, v...)
-		}
+		out = append(out, model.Float64s(t)...)
 	}
 	return out
 }

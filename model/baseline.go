@@ -74,7 +74,7 @@ func (b *Baseline) Run() error {
 }
 
 // Out returns b(x) of every row of the last run.
-func (b *Baseline) Out() []float64 { return float64s(b.out.Value()) }
+func (b *Baseline) Out() []float64 { return Float64s(b.out.Value()) }
 
 // Grads returns the gradients of the baseline network's parameters, in the
 // order of Params.Tensors; nil without Options.Grad.

@@ -94,11 +94,11 @@ func (d *Decoder) Run() error {
 
 // PixelLogits returns the (B, Input) Bernoulli logits of the last run,
 // row-major; sigmoid of a logit is the probability that the pixel is on.
-func (d *Decoder) PixelLogits() []float64 { return float64s(d.xlogits.Value()) }
+func (d *Decoder) PixelLogits() []float64 { return Float64s(d.xlogits.Value()) }
 
 // Rec returns -log p(x|z) of every row of the last run, for the pixels in
 // X and the codes in Z.
-func (d *Decoder) Rec() []float64 { return float64s(d.rec.Value()) }
+func (d *Decoder) Rec() []float64 { return Float64s(d.rec.Value()) }
 
 // Grads returns the gradient of sum_b w_b Rec_b for every decoder
 // parameter, in the order of Params.Tensors; nil without Options.Grad. The
@@ -117,5 +117,5 @@ func (d *Decoder) ZGrad() []float64 {
 	if d.grads == nil {
 		return nil
 	}
-	return float64s(d.grads[len(d.grads)-1].Value())
+	return Float64s(d.grads[len(d.grads)-1].Value())
 }

@@ -101,10 +101,10 @@ func (e *Encoder) Run() error {
 
 // Logits returns the (B, N*K) logits of q(z|x) in the categorical view,
 // row-major.
-func (e *Encoder) Logits() []float64 { return float64s(e.logits.Value()) }
+func (e *Encoder) Logits() []float64 { return Float64s(e.logits.Value()) }
 
 // KL returns KL(q(z|x) || p(z)) of every row.
-func (e *Encoder) KL() []float64 { return float64s(e.kl.Value()) }
+func (e *Encoder) KL() []float64 { return Float64s(e.kl.Value()) }
 
 // Grads returns the gradient of S for the encoder's parameters and then a
 // learned prior's logits, in the order of Params.Tensors; nil without

@@ -253,19 +253,19 @@ func (gr *Graph) Run() error {
 func (gr *Graph) Loss() float64 { return scalarOf(gr.loss.Value()) }
 
 // Rec returns -log p(x|y) of every row of the last run.
-func (gr *Graph) Rec() []float64 { return float64s(gr.rec.Value()) }
+func (gr *Graph) Rec() []float64 { return Float64s(gr.rec.Value()) }
 
 // KL returns the KL term of every row of the last run: KL(q(z|x) || p(z))
 // with the model's prior, or its relaxed single-sample estimate with
 // Options.RelaxedKL.
-func (gr *Graph) KL() []float64 { return float64s(gr.kl.Value()) }
+func (gr *Graph) KL() []float64 { return Float64s(gr.kl.Value()) }
 
 // Logits returns the (B, N*K) posterior logits of the last run, row-major.
-func (gr *Graph) Logits() []float64 { return float64s(gr.logits.Value()) }
+func (gr *Graph) Logits() []float64 { return Float64s(gr.logits.Value()) }
 
 // PixelLogits returns the (B, Input) Bernoulli logits of the decoder in the
 // last run, row-major.
-func (gr *Graph) PixelLogits() []float64 { return float64s(gr.xlogits.Value()) }
+func (gr *Graph) PixelLogits() []float64 { return Float64s(gr.xlogits.Value()) }
 
 // Grads returns the gradient of the loss for every parameter of the VAE
 // (the baseline network's, which the loss does not depend on, excluded), in
@@ -297,8 +297,9 @@ func scalarOf(v G.Value) float64 {
 	return f
 }
 
-// float64s copies a float32 or float64 tensor value into a new []float64.
-func float64s(v G.Value) []float64 {
+// Float64s copies a float32 or float64 tensor value into a new []float64
+// (nil for any other value).
+func Float64s(v G.Value) []float64 {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		return nil

@@ -2,7 +2,6 @@ package model
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -27,16 +26,7 @@ func newTinyGraph(t *testing.T, seed uint64, opt Options) (*Graph, *Params) {
 // point.
 func newTinyGraphOf(t *testing.T, cfg Config, seed uint64, opt Options) (*Graph, *Params) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	p, err := NewParams(cfg, tensor.Float64, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, prior := p.layers(cfg); prior != nil {
-		for i := range prior.Float64s() {
-			prior.Float64s()[i] = rng.NormFloat64()
-		}
-	}
+	p, rng := newTinyParams(t, cfg, seed)
 	gr, err := NewGraph(cfg, p, opt)
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func (p *relaxProbe) run(t *testing.T, tau float64) (y []float64, loss float64, 
 		t.Fatal(err)
 	}
 	p.vm.Reset()
-	return float64s(p.y.Value()), scalarOf(p.loss.Value()), float64s(p.dlogits.Value())
+	return Float64s(p.y.Value()), scalarOf(p.loss.Value()), Float64s(p.dlogits.Value())
 }
 
 func randomSlice(rng *rand.Rand, n int, scale float64) []float64 {
@@ -214,7 +214,7 @@ func runSingleOp(t *testing.T, op G.Op, inputs ...*tensor.Dense) (out, grad []fl
 	if err := vm.RunAll(); err != nil {
 		t.Fatal(err)
 	}
-	return float64s(y.Value()), float64s(grads[0].Value())
+	return Float64s(y.Value()), Float64s(grads[0].Value())
 }
 
 // TestKLMatchesEnumeration compares the analytic KL of N=2 variables with K=3

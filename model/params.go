@@ -118,7 +118,7 @@ func (p *Params) PriorLogits(cfg Config) []float64 {
 	if prior == nil {
 		return out
 	}
-	l := float64s(prior)
+	l := Float64s(prior)
 	if !cfg.Bernoulli() {
 		return l
 	}

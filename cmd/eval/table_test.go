@@ -21,9 +21,21 @@ func writeRun(t *testing.T, dir, latent, name string, bound *boundReport) {
 	cfg := train.Defaults().WithEstimator(name)
 	cfg.Model.Kind = latent
 	mustWriteJSON(t, filepath.Join(dir, train.ConfigFile), cfg)
-	var lines []string
+	var ms []train.Metrics
 	for e := 1; e <= 2; e++ {
-		m := train.Metrics{Estimator: name, Latent: latent, Epoch: e, Step: 500 * e, ValidNegELBO: 150 - float64(e), ValidSE: 0.5, StepsPerSec: 50}
+		ms = append(ms, train.Metrics{Estimator: name, Latent: latent, Epoch: e, Step: 500 * e, ValidNegELBO: 150 - float64(e), ValidSE: 0.5, StepsPerSec: 50})
+	}
+	writeMetrics(t, dir, ms)
+	if bound != nil {
+		mustWriteJSON(t, filepath.Join(dir, "eval.json"), bound)
+	}
+}
+
+// writeMetrics writes ms as dir's metrics.jsonl.
+func writeMetrics(t *testing.T, dir string, ms []train.Metrics) {
+	t.Helper()
+	var lines []string
+	for _, m := range ms {
 		b, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
@@ -32,9 +44,6 @@ func writeRun(t *testing.T, dir, latent, name string, bound *boundReport) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
-	}
-	if bound != nil {
-		mustWriteJSON(t, filepath.Join(dir, "eval.json"), bound)
 	}
 }
 
@@ -100,17 +109,7 @@ func TestCurves(t *testing.T) {
 		{Estimator: estimator.GS, Tau: 1, Part: model.PartEncoder, Log10Var: -2},
 		{Estimator: estimator.GS, Tau: 1, Part: model.PartDecoder, Log10Var: -3},
 	}}
-	var lines []string
-	for _, m := range ms {
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines = append(lines, string(b))
-	}
-	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeMetrics(t, dir, ms)
 	code, stdout, stderr := runEval(t, "curves", "-run", dir)
 	if code != cli.ExitOK {
 		t.Fatalf("exit status %d (stderr %q)", code, stderr)
