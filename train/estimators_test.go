@@ -13,14 +13,14 @@ import (
 
 // TestEveryEstimatorTrains trains the paper's two VAEs, 20x10 categorical
 // and 200 Bernoulli (784-512-256 encoder), with every estimator for 300
-// updates of 20 images on the first 2,000 training images, and requires
+// updates of 10 images on the first 2,000 training images, and requires
 // every loss and gradient to stay finite (update refuses a non-finite one)
 // and the mean loss of the last 50 updates to be below 90% of the mean of
 // the first 50: each estimator must make real progress, not merely not
-// diverge. (Batch 20 keeps the 16 runs within a minute; the closing notes
+// diverge. (Batch 10 keeps the 16 runs within a minute; the closing notes
 // give the 5-epoch comparison at batch 100.)
 func TestEveryEstimatorTrains(t *testing.T) {
-	const steps, batch, window = 300, 20, 50
+	const steps, batch, window = 300, 10, 50
 	dir, err := data.FindDir("")
 	if err != nil {
 		t.Fatal(err)
