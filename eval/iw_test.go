@@ -9,7 +9,8 @@ import (
 	"gsvae/model"
 )
 
-// TestIWMatchesEnumeration checks L_k of one image of the tiny model against
+// TestIWMatchesEnumeration checks L_k of one image of the tiny models (2
+// variables of 3 classes, or 2 Bernoulli; uniform or learned prior) against
 // log p(x) computed over all 9 states. With weights w = p(x,z)/q(z|x),
 // E_q[w] = p(x) and, by the delta method, L_k has mean log p(x) - bias with
 // bias = Var_q(w) / (2 k p(x)^2) and standard deviation
@@ -20,7 +21,11 @@ func TestIWMatchesEnumeration(t *testing.T) {
 	const k = 5000
 	learned := tinyCfg
 	learned.Prior = model.PriorLearned
-	for _, cfg := range []model.Config{tinyCfg, learned} {
+	bernoulli := tinyCfg
+	bernoulli.Kind, bernoulli.K = model.LatentBernoulli, 2
+	bernoulliLearned := bernoulli
+	bernoulliLearned.Prior = model.PriorLearned
+	for _, cfg := range []model.Config{tinyCfg, learned, bernoulli, bernoulliLearned} {
 		p := tinyModelOf(t, cfg)
 		img := randomImages(1, 1)
 		e := enumerateOf(t, cfg, p, img.Binary)
@@ -36,9 +41,9 @@ func TestIWMatchesEnumeration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("prior %q: L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f", cfg.Prior, k, -got.NegBound, logPX, bias, sd)
+		t.Logf("%s, prior %q: L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f", cfg.Kind, cfg.Prior, k, -got.NegBound, logPX, bias, sd)
 		if d := -got.NegBound - (logPX - bias); math.Abs(d) > 4*sd+1e-6 {
-			t.Errorf("prior %q: L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", cfg.Prior, -got.NegBound, logPX-bias, 4*sd)
+			t.Errorf("%s, prior %q: L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", cfg.Kind, cfg.Prior, -got.NegBound, logPX-bias, 4*sd)
 		}
 	}
 }
