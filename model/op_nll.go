@@ -104,6 +104,13 @@ func nllDo[T Float](op bernoulliNLLOp, inputs []G.Value) (G.Value, error) {
 	out := op.buf.get(inputs[0].Dtype(), rows)
 	res := floats[T](out)
 	resid := floats[T](op.residual.get(inputs[0].Dtype(), rows, cols))
+	// Float32 runs use the polynomial exp and log1p of fastmath.go, exact to
+	// 1e-8 (float32 rounds at 6e-8); float64 runs, which check gradients
+	// against finite differences, use the math package's.
+	expNeg, log1p := func(a float64) float64 { return math.Exp(-a) }, math.Log1p
+	if inputs[0].Dtype() == tensor.Float32 {
+		expNeg, log1p = expNegFast, log1pUnit
+	}
 	parallelRows(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			var s float64
@@ -111,8 +118,8 @@ func nllDo[T Float](op bernoulliNLLOp, inputs []G.Value) (G.Value, error) {
 				li, xi := float64(l[i]), float64(x[i])
 				// softplus(l) = max(l,0) + log1p(e) and sigmoid(l) from
 				// the one exponential e = exp(-|l|).
-				e := math.Exp(-math.Abs(li))
-				s += math.Max(li, 0) + math.Log1p(e) - xi*li
+				e := expNeg(math.Abs(li))
+				s += math.Max(li, 0) + log1p(e) - xi*li
 				sig := 1 / (1 + e)
 				if li < 0 {
 					sig = e / (1 + e)
