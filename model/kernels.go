@@ -6,6 +6,17 @@ import "math"
 // the gradient checks.
 type Float interface{ ~float32 | ~float64 }
 
+// expNonPos returns exp(x) for x <= 0 (a max-shifted exponent): the
+// polynomial expNegFast (relative error < 1e-8) when the work is float32,
+// math.Exp when it is float64, which the finite-difference checks use.
+func expNonPos[T Float](x float64) float64 {
+	var zero T
+	if _, ok := any(zero).(float32); ok {
+		return expNegFast(-x)
+	}
+	return math.Exp(x)
+}
+
 // SoftmaxGroups writes into y (which may be z itself) the softmax of each
 // group of k consecutive values of z scaled by 1/tau: y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m)
 // with m the group's maximum of z/tau, so no exponent is positive and the sum
@@ -19,7 +30,7 @@ func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 		}
 		var sum float64
 		for j, v := range zg {
-			e := math.Exp(float64(v)/tau - m)
+			e := expNonPos[T](float64(v)/tau - m)
 			yg[j] = T(e)
 			sum += e
 		}
@@ -73,7 +84,7 @@ func logSoftmax[T Float](dst []float64, z []T) {
 	}
 	var sum float64
 	for _, v := range z {
-		sum += math.Exp(float64(v) - m)
+		sum += expNonPos[T](float64(v) - m)
 	}
 	lse := m + math.Log(sum)
 	for j, v := range z {

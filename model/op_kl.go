@@ -191,7 +191,7 @@ func klDo[T Float](k, what int, buf *outBuf, inputs []G.Value, grad G.Value) (G.
 				logSoftmax(logq, logits[g:g+k])
 				for j, lq := range logq {
 					c := g - r*cols + j
-					dp[c] += float64(dout[r]) * (math.Exp(logp[c]) - math.Exp(lq))
+					dp[c] += float64(dout[r]) * (expNonPos[T](logp[c]) - expNonPos[T](lq))
 				}
 			}
 		}
@@ -209,14 +209,14 @@ func klDo[T Float](k, what int, buf *outBuf, inputs []G.Value, grad G.Value) (G.
 				lp := logp[g-r*cols : g-r*cols+k]
 				var kln float64 // KL of this variable
 				for j, lq := range logq {
-					kln += math.Exp(lq) * (lq - lp[j])
+					kln += expNonPos[T](lq) * (lq - lp[j])
 				}
 				if what == klValue {
 					kl += kln
 					continue
 				}
 				for j, lq := range logq {
-					res[g+j] = T(float64(dout[r]) * math.Exp(lq) * (lq - lp[j] - kln))
+					res[g+j] = T(float64(dout[r]) * expNonPos[T](lq) * (lq - lp[j] - kln))
 				}
 			}
 			if what == klValue {
