@@ -74,7 +74,7 @@ test: deps blas check-fmt vet
 
 ## bench: ms per training step against the GEMM-only floor, with the BLAS above
 bench: deps blas
-	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|Epoch' -benchmem -count 1
+	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|Epoch|Estimators' -benchmem -count 1
 
 check-fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
