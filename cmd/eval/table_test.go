@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -141,6 +144,30 @@ func TestToy(t *testing.T) {
 	for _, f := range []string{"toy.md", "toy.csv", "toy-bias.png", "toy-variance.png", "toy-sgd.png"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
+		}
+	}
+	// The reported bias of the unbiased estimators is noise: within 4
+	// standard errors sqrt(variance/draws) of zero (sum over 3 logits,
+	// so the bound is loose rather than tight).
+	b, err := os.ReadFile(filepath.Join(out, "toy.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		if r[0] != estimator.SF && r[0] != estimator.NVIL && r[0] != estimator.MuProp {
+			continue
+		}
+		bias, err1 := strconv.ParseFloat(r[2], 64)
+		variance, err2 := strconv.ParseFloat(r[3], 64)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("row %v: %v %v", r, err1, err2)
+		}
+		if se := math.Sqrt(variance / 200); !(bias <= 4*se) {
+			t.Errorf("%s: reported bias %g above 4 standard errors %g", r[0], bias, 4*se)
 		}
 	}
 	for _, bad := range [][]string{{"-K", "1"}, {"-t", "2"}, {"-estimators", "rebar"}, {"-draws", "1"}, {"-lr", "0"}} {
