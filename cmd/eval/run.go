@@ -24,7 +24,7 @@ Usage:
   eval gradvar -ckpt DIR|FILE [-estimators gs,...] [-taus 0.1,0.25,0.5,1,2] [-draws 200] [-batch 100] [-out DIR]
   eval curves -run DIR [-out DIR]
   eval table [-dir checkpoints/reproduce] [-out FILE]
-  eval toy [-K 2] [-t 0.45] [-estimators gs,...] [-taus 0.1,...] [-draws 10000] [-steps 2000] [-out toy]
+  eval toy [-K 2] [-t 0.45] [-estimators gs,...] [-taus 0.1,...] [-draws 10000] [-steps 10000] [-out toy]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound

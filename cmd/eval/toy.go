@@ -41,20 +41,20 @@ type toyStat struct {
 	bias      float64 // |mean - g*|
 	variance  float64 // sum_i Var(g_i)
 	mse       float64 // mean |g - g*|^2 = bias^2 + variance
-	finalBest float64 // after the optimisation: q(best class)
-	finalLoss float64 // and the exact loss
+	finalBest float64 // q(best class), averaged over the last 10% of the SGD steps
+	finalLoss float64 // and the exact loss, averaged likewise
 }
 
 func runToy(ctx context.Context, args []string, stdout io.Writer) error {
-	f := toyFlags{k: 2, t: 0.45, lr: 1, optTau: 0.5, estimators: strings.Join(estimator.Names, ","), taus: "0.1,0.25,0.5,1,2",
-		draws: 10000, steps: 2000, seed: 1, out: "toy"}
+	f := toyFlags{k: 2, t: 0.45, lr: 0.1, optTau: 0.5, estimators: strings.Join(estimator.Names, ","), taus: "0.1,0.25,0.5,1,2",
+		draws: 10000, steps: 10000, seed: 1, out: "toy"}
 	fs := flag.NewFlagSet("eval toy", flag.ContinueOnError)
 	fs.IntVar(&f.k, "K", f.k, "`classes` of the toy's categorical variable (2: the Bernoulli problem)")
 	fs.Float64Var(&f.t, "t", f.t, "`target` t_0 (the others get (1-t)/(K-1)); 0.45 and 0.499 are the usual ones")
 	fs.StringVar(&f.estimators, "estimators", f.estimators, "comma-separated estimator `names`")
 	fs.StringVar(&f.taus, "taus", f.taus, "comma-separated `temperatures` for gs, st-gs and annealed-st")
 	fs.IntVar(&f.draws, "draws", f.draws, "gradient draws per estimator and temperature (2 to 10000000)")
-	fs.IntVar(&f.steps, "steps", f.steps, "SGD `steps` of the optimisation run per estimator (0 to 10000000)")
+	fs.IntVar(&f.steps, "steps", f.steps, "SGD `steps` of the optimisation run per estimator (1 to 10000000)")
 	fs.Float64Var(&f.lr, "lr", f.lr, "SGD learning `rate` of the optimisation runs")
 	fs.Float64Var(&f.optTau, "opt-tau", f.optTau, "`temperature` of the tempered estimators in the optimisation runs")
 	fs.Uint64Var(&f.seed, "seed", f.seed, "random `seed`")
@@ -112,8 +112,8 @@ func (f *toyFlags) parse() error {
 	switch {
 	case f.draws < 2 || f.draws > 10000000:
 		return cli.Usagef("-draws %d: want 2 to 10000000", f.draws)
-	case f.steps < 0 || f.steps > 10000000:
-		return cli.Usagef("-steps %d: want 0 to 10000000", f.steps)
+	case f.steps < 1 || f.steps > 10000000:
+		return cli.Usagef("-steps %d: want 1 to 10000000", f.steps)
 	case !(f.lr > 0) || f.lr > 1e4:
 		return cli.Usagef("-lr %v: want 0 < lr <= 1e4", f.lr)
 	case !(f.optTau > 0) || f.optTau > 1e4:
@@ -158,7 +158,7 @@ func (f *toyFlags) measure(name string, tau float64, rng *rand.Rand) (toyStat, e
 // -opt-tau), records q(best class) along the way, and fills the final
 // values into stats.
 func (f *toyFlags) optimise(ctx context.Context, stats []toyStat) ([]chart.Series, error) {
-	best := f.problem.Best()
+	bestClass := f.problem.Best()
 	var curves []chart.Series
 	for i, name := range f.names {
 		s, err := f.problem.NewSampler(name)
@@ -170,13 +170,19 @@ func (f *toyFlags) optimise(ctx context.Context, stats []toyStat) ([]chart.Serie
 		curve := chart.Series{Name: name}
 		mu := make([]float64, f.k)
 		every := max(1, f.steps/200)
+		tail := max(1, f.steps/10) // the steps averaged into the final values
+		var best, loss float64
 		for step := 0; step <= f.steps; step++ {
+			model.SoftmaxGroups(mu, logits, f.k, 1)
 			if step%every == 0 || step == f.steps {
-				model.SoftmaxGroups(mu, logits, f.k, 1)
-				curve.X, curve.Y = append(curve.X, float64(step)), append(curve.Y, mu[best])
+				curve.X, curve.Y = append(curve.X, float64(step)), append(curve.Y, mu[bestClass])
 				if err := ctx.Err(); err != nil {
 					return nil, err
 				}
+			}
+			if step > f.steps-tail {
+				best += mu[bestClass] / float64(tail)
+				loss += f.problem.Loss(logits) / float64(tail)
 			}
 			if step == f.steps {
 				break
@@ -188,7 +194,7 @@ func (f *toyFlags) optimise(ctx context.Context, stats []toyStat) ([]chart.Serie
 		curves = append(curves, curve)
 		for j := range stats {
 			if stats[j].name == name {
-				stats[j].finalBest, stats[j].finalLoss = mu[best], f.problem.Loss(logits)
+				stats[j].finalBest, stats[j].finalLoss = best, loss
 			}
 		}
 	}
@@ -203,7 +209,7 @@ func (f *toyFlags) write(stats []toyStat, curves []chart.Series, stdout io.Write
 	fmt.Fprintf(&md, "# Toy problem: K = %d, t = %g\n\nminimise E[sum_k (z_k - t_k)^2], z ~ Cat(softmax(l)); the best code is class %d (loss %.4f). ", f.k, f.t, best, optimum)
 	fmt.Fprintf(&md, "Statistics of %d draws at l = 0, where the exact gradient is %s; then %d SGD steps (rate %g, tempered estimators at tau = %g) from l = 0.\n\n",
 		f.draws, fmtVec(f.exactAtStart), f.steps, f.lr, f.optTau)
-	md.WriteString("| estimator | tau | bias | variance | MSE | q(best) after SGD | loss after SGD |\n|---|---|---|---|---|---|---|\n")
+	md.WriteString("| estimator | tau | bias | variance | MSE | q(best), last 10% of SGD | loss, last 10% of SGD |\n|---|---|---|---|---|---|---|\n")
 	rows := [][]string{{"estimator", "tau", "bias", "variance", "mse", "final_q_best", "final_loss"}}
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, s := range stats {

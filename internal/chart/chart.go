@@ -4,12 +4,35 @@ package chart
 
 import (
 	"fmt"
+	"image/color"
 	"math"
+	"os"
+	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// palette has one distinct colour per estimator (Tableau 10's first eight).
+var palette = []color.Color{
+	color.RGBA{31, 119, 180, 255}, color.RGBA{255, 127, 14, 255}, color.RGBA{44, 160, 44, 255},
+	color.RGBA{214, 39, 40, 255}, color.RGBA{148, 103, 189, 255}, color.RGBA{140, 86, 75, 255},
+	color.RGBA{227, 119, 194, 255}, color.RGBA{127, 127, 127, 255},
+}
+
+// maxMarked is the most points a series can have and still get a marker at
+// each: longer ones are curves, where markers only clutter.
+const maxMarked = 30
+
+// Size of the image, and of the legend strip at its right.
+const (
+	width       = 7 * vg.Inch
+	height      = 4 * vg.Inch
+	legendWidth = 1.4 * vg.Inch
 )
 
 // Series is one line of a chart. A series with one point is drawn as a
@@ -28,25 +51,33 @@ type Line struct {
 	Series                []Series
 }
 
-// Save draws the chart into a 6 x 4 inch PNG (or SVG/PDF, by extension) at
-// path. Points whose x or y is not finite (or x <= 0 on a log axis) are
-// left out.
+// Save draws the chart into a 7 x 4 inch PNG at path, the legend in a
+// strip at the right. On a log x axis the ticks are the data's x values.
+// Points whose x or y is not finite (or x <= 0 on a log axis) are left out.
 func (c Line) Save(path string) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = c.Title, c.XLabel, c.YLabel
-	if c.LogX {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{}
-	}
 	lo, hi := math.Inf(1), math.Inf(-1)
+	var xs []float64
 	for _, s := range c.Series {
 		for _, x := range s.X {
 			if len(s.X) > 1 && c.usable(x, 0) {
 				lo, hi = math.Min(lo, x), math.Max(hi, x)
+				xs = append(xs, x)
 			}
 		}
 	}
-	p.Legend.Top = true
+	if c.LogX {
+		p.X.Scale = plot.LogScale{}
+		slices.Sort(xs)
+		var ticks []plot.Tick
+		for _, x := range slices.Compact(xs) {
+			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 3, 64)})
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	}
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
 	for i, s := range c.Series {
 		xy := c.points(s, lo, hi)
 		if len(xy) == 0 {
@@ -56,12 +87,17 @@ func (c Line) Save(path string) error {
 		if err != nil {
 			return fmt.Errorf("chart %s: %w", path, err)
 		}
-		l.Color = plotutil.Color(i)
+		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		if len(s.X) == 1 {
 			l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 			p.Add(l)
-			p.Legend.Add(s.Name, l)
+			legend.Add(s.Name, l)
+			continue
+		}
+		if len(xy) > maxMarked {
+			p.Add(l)
+			legend.Add(s.Name, l)
 			continue
 		}
 		pts, err := plotter.NewScatter(xy)
@@ -70,9 +106,21 @@ func (c Line) Save(path string) error {
 		}
 		pts.Color = l.Color
 		p.Add(l, pts)
-		p.Legend.Add(s.Name, l, pts)
+		legend.Add(s.Name, l, pts)
 	}
-	if err := p.Save(6*vg.Inch, 4*vg.Inch, path); err != nil {
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	legend.Draw(draw.Crop(dc, width-legendWidth+vg.Points(8), 0, 0, -vg.Points(8)))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("chart %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("chart %s: %w", path, err)
 	}
 	return nil

@@ -33,7 +33,7 @@ func TestSave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() != 576 || b.Dy() != 384 {
-		t.Errorf("image %v, want 576 x 384", b)
+	if b := img.Bounds(); b.Dx() != 672 || b.Dy() != 384 {
+		t.Errorf("image %v, want 672 x 384", b)
 	}
 }
