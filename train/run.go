@@ -191,6 +191,9 @@ func (st *State) run(ctx context.Context, out Output) error {
 		}
 		fmt.Fprintf(log, "epoch %3d/%d  train -ELBO %7.2f  valid -ELBO %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
 			m.Epoch, cfg.Epochs, m.TrainNegELBO, m.ValidNegELBO, m.ValidSE, m.Tau, m.Step, m.Seconds)
+		if gv != nil {
+			fmt.Fprintf(log, "  encoder gradient log10 variance:%s\n", summarize(gv))
+		}
 	}
 	return nil
 }
@@ -300,6 +303,18 @@ func (st *State) trackGradVar(ctx context.Context, trainSet *data.Split, progres
 	}
 	eval.SortStats(rep.Stats)
 	return rep, nil
+}
+
+// summarize lists each estimator's encoder log10 variance, as in
+// " gs -3.1 st-gs -2.6 ...".
+func summarize(rep *eval.GradVarReport) string {
+	var b strings.Builder
+	for _, s := range rep.Stats {
+		if s.Part == model.PartEncoder {
+			fmt.Fprintf(&b, " %s %.2f", s.Estimator, s.Log10Var)
+		}
+	}
+	return b.String()
 }
 
 // describe names the model's latent space, as in "20x10 categorical" or
