@@ -201,13 +201,14 @@ func writeGradVar(dir, head string, rep *eval.GradVarReport) error {
 	}
 	for _, part := range []string{model.PartEncoder, model.PartDecoder} {
 		for _, q := range []struct {
-			file, label string
-			value       func(eval.GradStat) float64
+			file, title, label string
+			logY               bool
+			value              func(eval.GradStat) float64
 		}{
-			{"log10var", "log10 variance", func(s eval.GradStat) float64 { return s.Log10Var }},
-			{"bias", "relative bias |mean - g*| / |g*|", func(s eval.GradStat) float64 { return s.RelBias }},
+			{"log10var", "log10 variance", "log10 variance", false, func(s eval.GradStat) float64 { return s.Log10Var }},
+			{"bias", "relative bias (unbiased ones: their noise level)", "|mean - g*| / |g*|", true, func(s eval.GradStat) float64 { return s.RelBias }},
 		} {
-			c := chart.Line{Title: fmt.Sprintf("%s gradient: %s", part, q.label), XLabel: "temperature tau", YLabel: q.label, LogX: true}
+			c := chart.Line{Title: fmt.Sprintf("%s gradient: %s", part, q.title), XLabel: "temperature tau", YLabel: q.label, LogX: true, LogY: q.logY}
 			for _, name := range estimator.Names {
 				var ser chart.Series
 				for _, s := range rep.Stats {

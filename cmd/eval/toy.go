@@ -239,12 +239,13 @@ func (f *toyFlags) write(stats []toyStat, curves []chart.Series, stdout io.Write
 	}
 	for _, q := range []struct {
 		file, label string
+		logY        bool
 		value       func(toyStat) float64
 	}{
-		{"toy-bias.png", "bias |mean - g*|", func(s toyStat) float64 { return s.bias }},
-		{"toy-variance.png", "log10 variance", func(s toyStat) float64 { return math.Log10(s.variance) }},
+		{"toy-bias.png", "bias |mean - g*|", true, func(s toyStat) float64 { return s.bias }},
+		{"toy-variance.png", "log10 variance", false, func(s toyStat) float64 { return math.Log10(s.variance) }},
 	} {
-		ch := chart.Line{Title: fmt.Sprintf("toy K=%d t=%g: %s", f.k, f.t, q.label), XLabel: "temperature tau", YLabel: q.label, LogX: true}
+		ch := chart.Line{Title: fmt.Sprintf("toy K=%d t=%g: %s", f.k, f.t, q.label), XLabel: "temperature tau", YLabel: q.label, LogX: true, LogY: q.logY}
 		for _, name := range f.names {
 			ser := chart.Series{Name: name}
 			for _, s := range stats {

@@ -43,25 +43,26 @@ type Series struct {
 	X, Y []float64
 }
 
-// Line describes a chart: its title, axis labels, whether the x axis is
+// Line describes a chart: its title, axis labels, which axes are
 // logarithmic, and its series.
 type Line struct {
 	Title, XLabel, YLabel string
-	LogX                  bool
+	LogX, LogY            bool
 	Series                []Series
 }
 
 // Save draws the chart into a 7 x 4 inch PNG at path, the legend in a
 // strip at the right. On a log x axis the ticks are the data's x values.
-// Points whose x or y is not finite (or x <= 0 on a log axis) are left out.
+// Points whose x or y is not finite (or not positive on a log axis) are
+// left out.
 func (c Line) Save(path string) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = c.Title, c.XLabel, c.YLabel
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var xs []float64
 	for _, s := range c.Series {
-		for _, x := range s.X {
-			if len(s.X) > 1 && c.usable(x, 0) {
+		for i, x := range s.X {
+			if len(s.X) > 1 && c.usable(x, s.Y[i]) {
 				lo, hi = math.Min(lo, x), math.Max(hi, x)
 				xs = append(xs, x)
 			}
@@ -75,6 +76,10 @@ func (c Line) Save(path string) error {
 			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', 3, 64)})
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	}
+	if c.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{}
 	}
 	legend := plot.NewLegend()
 	legend.Top, legend.Left = true, true
@@ -129,7 +134,7 @@ func (c Line) Save(path string) error {
 // usable reports whether (x, y) can be drawn.
 func (c Line) usable(x, y float64) bool {
 	ok := !math.IsNaN(x) && !math.IsInf(x, 0) && !math.IsNaN(y) && !math.IsInf(y, 0)
-	return ok && (!c.LogX || x > 0)
+	return ok && (!c.LogX || x > 0) && (!c.LogY || y > 0)
 }
 
 // points returns the drawable points of s; a one-point series spans
