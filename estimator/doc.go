@@ -41,14 +41,16 @@
 //
 // Here J_v^T u denotes the gradient back-propagated through v = softmax(.)
 // of its argument, v (u - <v, u>) / tau per variable. For the score-function
-// estimators (sf, nvil, muprop, darn) the centred learning signal is
-// divided by max(1, sqrt(v)), v a moving average of its variance, when
-// Options.Normalize is set ("variance normalisation", Mnih & Gregor 2014,
-// which the paper needed for SF, DARN and MuProp); for muprop the analytic
-// term is divided by the same number, so the whole estimate of the
-// reconstruction gradient of the encoder is rescaled. The moving averages
-// use the rate 0.8 of Mnih & Gregor and are updated after each estimate, so
-// the baseline never depends on the sample it centres.
+// estimators (sf, nvil, muprop, darn) Options.Normalize divides the whole
+// gradient of the encoder, its exact KL part included, by max(1, sqrt(v)),
+// v a moving average of the variance of the centred learning signal
+// ("variance normalisation", Mnih & Gregor 2014, who divide the whole
+// learning signal of the inference network; the paper needed it for SF,
+// DARN and MuProp). Dividing the reconstruction part alone would weight the
+// KL up by the same factor and pull q towards the prior. The decoder's and
+// a learned prior's gradients are not normalised. The moving averages use
+// the rate 0.8 of Mnih & Gregor and are updated after each estimate, so the
+// baseline never depends on the sample it centres.
 //
 // Bernoulli latents use the same formulas in the categorical view of
 // model.Config.Bernoulli (pairs (l, 0)), where they reduce to the binary

@@ -313,3 +313,41 @@ func TestNewRejectsBadCombinations(t *testing.T) {
 		}
 	}
 }
+
+// TestVarianceNormalisationScalesTheEncoder checks what Options.Normalize
+// does: with the moving variance at 9 (so the divisor is 3) and the same
+// draws, every encoder gradient entry of the normalised estimator is the
+// plain one divided by 3, KL part included, while the decoder's and the
+// learned prior's gradients are unchanged (float64 rounding tolerance).
+func TestVarianceNormalisationScalesTheEncoder(t *testing.T) {
+	const tol = 1e-12
+	cfg := tinyCategorical
+	cfg.Prior = model.PriorLearned
+	p, x := newTiny(t, cfg, 3)
+	for _, name := range []string{SF, NVIL, MuProp, DARN} {
+		grads := make([][]float64, 2)
+		for i, normalize := range []bool{false, true} {
+			e, err := New(name, cfg, p, Options{Batch: tinyBatch, Normalize: normalize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SetStats(Stats{Mean: 5, Var: 9}); err != nil {
+				t.Fatal(err)
+			}
+			copy(e.X.Float64s(), x)
+			if err := e.Estimate(1, rand.New(rand.NewPCG(1, 1))); err != nil {
+				t.Fatal(err)
+			}
+			grads[i] = flatGrads(e)
+		}
+		for i := range grads[0] {
+			want := grads[0][i]
+			if cfg.Part(tensorOf(p, i)) == model.PartEncoder {
+				want /= 3
+			}
+			if math.Abs(grads[1][i]-want) > tol*math.Max(1, math.Abs(want)) {
+				t.Fatalf("%s: %s entry %d: normalised %.15g, want %.15g", name, cfg.Part(tensorOf(p, i)), i, grads[1][i], want)
+			}
+		}
+	}
+}

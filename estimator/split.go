@@ -109,22 +109,58 @@ func (s *split) estimate(x *tensor.Dense, rows int, tau float64, rng *rand.Rand)
 	s.kl = s.encFwd.KL()
 	k := s.cfg.K
 	model.SoftmaxGroups(s.mu, logits, k, 1)
+	norm := 1.0
 	if s.name == exact {
 		if err := s.estimateExact(x, rows); err != nil {
 			return err
 		}
 	} else {
-		if err := s.estimateSampled(x, logits, rows, tau, rng); err != nil {
+		var err error
+		if norm, err = s.estimateSampled(x, logits, rows, tau, rng); err != nil {
 			return err
 		}
 	}
+	// Variance normalisation divides the whole gradient of the inference
+	// network, its KL part too, as Mnih & Gregor divide the whole learning
+	// signal: dividing the reconstruction part alone would weight the KL
+	// up by the same factor and pull q towards the prior.
+	kw := make([]float64, len(s.w))
+	for b, w := range s.w {
+		kw[b] = w / norm
+	}
+	setDense(s.encBwd.Weights(), kw)
 	setDense(s.encBwd.LogitGrad, s.g)
-	return s.encBwd.Run()
+	if err := s.encBwd.Run(); err != nil {
+		return err
+	}
+	if norm != 1 && s.cfg.Learned() {
+		// The prior belongs to the generative model, whose gradients are
+		// not normalised: undo the division for its logits.
+		g := s.encBwd.Grads()
+		scaleDense(g[len(g)-1], norm)
+	}
+	return nil
+}
+
+// scaleDense multiplies a float32 or float64 tensor by c in place.
+func scaleDense(d *tensor.Dense, c float64) {
+	switch v := d.Data().(type) {
+	case []float32:
+		for i := range v {
+			v[i] *= float32(c)
+		}
+	case []float64:
+		for i := range v {
+			v[i] *= c
+		}
+	}
 }
 
 // estimateSampled fills s.g, s.rec and the decoder's gradients from one
-// sample z of q for every row.
-func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau float64, rng *rand.Rand) error {
+// sample z of q for every row. It returns the variance normaliser of the
+// score-function estimators (1 for the others, or without
+// Options.Normalize).
+func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau float64, rng *rand.Rand) (float64, error) {
 	k, nk := s.cfg.K, s.cfg.Latent()
 	model.SampleGumbel(s.noise, rng)
 	for i := range s.z {
@@ -134,7 +170,7 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	copyDense(s.dec.X, x)
 	setDense(s.dec.Z, s.z)
 	if err := s.dec.Run(); err != nil {
-		return err
+		return 0, err
 	}
 	s.rec = s.dec.Rec()
 	d := s.dec.ZGrad() // w_b df_b/dz
@@ -144,14 +180,14 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	case NVIL:
 		copyDense(s.baseFwd.X, x)
 		if err := s.baseFwd.Run(); err != nil {
-			return err
+			return 0, err
 		}
 		base = s.baseFwd.Out()
 	case MuProp:
 		copyDense(s.decMean.X, x)
 		setDense(s.decMean.Z, s.mu)
 		if err := s.decMean.Run(); err != nil {
-			return err
+			return 0, err
 		}
 		fMean, dMean = s.decMean.Rec(), s.decMean.ZGrad()
 	}
@@ -187,13 +223,14 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 		copyDense(s.baseBwd.X, x)
 		setDense(s.baseBwd.OutGrad, og)
 		if err := s.baseBwd.Run(); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	if scored {
-		s.stats = s.stats.update(signal[:rows])
+	if !scored {
+		return 1, nil
 	}
-	return nil
+	s.stats = s.stats.update(signal[:rows])
+	return norm, nil
 }
 
 // unweight returns v / w: the decoder's gradients carry the row weight w.

@@ -92,6 +92,10 @@ func (e *Encoder) build(cfg Config, p *Params, dt tensor.Dtype, grad bool) error
 // 0 for the rest.
 func (e *Encoder) SetRows(n int) error { return setRowWeights(e.weight, n) }
 
+// Weights returns the (B) row weights w_b of the KL in S, for callers that
+// need other weights than SetRows gives; write into it before Run.
+func (e *Encoder) Weights() *tensor.Dense { return e.weight }
+
 // Run encodes the current X (and, with gradients, differentiates S for the
 // current LogitGrad).
 func (e *Encoder) Run() error {
