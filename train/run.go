@@ -38,6 +38,7 @@ var ErrExists = errors.New("output folder already holds a run")
 // the current update and saves the position reached to model.ckpt, from
 // which Resume continues exactly.
 func Run(ctx context.Context, cfg Config, out Output) (err error) {
+	cfg = cfg.withDefaults() // a resumed run sees its settings so, too
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
