@@ -26,11 +26,6 @@ const (
 // Names lists every estimator, the relaxations first.
 var Names = []string{GS, STGS, ST, AnnealedST, SF, NVIL, MuProp, DARN}
 
-// Unbiased reports whether the estimator's expectation is the exact
-// gradient (for the score-function estimators, up to the positive scale of
-// variance normalisation).
-func Unbiased(name string) bool { return name == SF || name == NVIL || name == MuProp }
-
 // Tempered reports whether the estimator depends on the temperature.
 func Tempered(name string) bool { return name == GS || name == STGS || name == AnnealedST }
 

@@ -18,6 +18,8 @@ type row struct {
 	fMean  float64   // muprop: f(mu)
 	dMean  []float64 // muprop: df/dz at mu
 	base   float64   // nvil: b(x)
+
+	scratch []float64 // annealed-st's softmax(l/tau); allocated when nil
 }
 
 // logitGrad writes into g the named estimator's estimate of d E_q[f] /
@@ -34,7 +36,10 @@ func logitGrad(name string, r row, c, norm float64, g []float64) (signal float64
 		straightThrough(g, r.mu, r.d, r.k, 1)
 		return 0, false
 	case AnnealedST:
-		sharp := make([]float64, len(r.logits))
+		sharp := r.scratch
+		if len(sharp) != len(r.logits) {
+			sharp = make([]float64, len(r.logits))
+		}
 		model.SoftmaxGroups(sharp, r.logits, r.k, r.tau)
 		straightThrough(g, sharp, r.d, r.k, r.tau)
 		return 0, false

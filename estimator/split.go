@@ -32,7 +32,8 @@ type split struct {
 	baseFwd, baseBwd *model.Baseline // nvil
 
 	noise, z, mu, g []float64 // (B, N*K) each
-	w               []float64 // (B) row weights
+	w, kw           []float64 // (B) row weights, and those of the encoder's KL
+	sharp           []float64 // (N*K) scratch for annealed-st
 	rec, kl         []float64 // (B) of the last estimate
 	stats           Stats
 	out             []*tensor.Dense
@@ -70,7 +71,8 @@ func newSplit(name string, cfg model.Config, p *model.Params, opt Options) (*spl
 	}
 	nk := rows * cfg.Latent()
 	s.noise, s.z, s.mu, s.g = make([]float64, nk), make([]float64, nk), make([]float64, nk), make([]float64, nk)
-	s.w = make([]float64, rows)
+	s.w, s.kw = make([]float64, rows), make([]float64, rows)
+	s.sharp = make([]float64, cfg.Latent())
 	return s, s.setRows(rows)
 }
 
@@ -124,11 +126,10 @@ func (s *split) estimate(x *tensor.Dense, rows int, tau float64, rng *rand.Rand)
 	// network, its KL part too, as Mnih & Gregor divide the whole learning
 	// signal: dividing the reconstruction part alone would weight the KL
 	// up by the same factor and pull q towards the prior.
-	kw := make([]float64, len(s.w))
 	for b, w := range s.w {
-		kw[b] = w / norm
+		s.kw[b] = w / norm
 	}
-	setDense(s.encBwd.Weights(), kw)
+	setDense(s.encBwd.Weights(), s.kw)
 	setDense(s.encBwd.LogitGrad, s.g)
 	if err := s.encBwd.Run(); err != nil {
 		return err
@@ -201,7 +202,7 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	scored := false
 	for b := 0; b < rows; b++ {
 		i, j, w := b*nk, (b+1)*nk, s.w[b]
-		r := row{k: k, tau: tau, logits: logits[i:j], z: s.z[i:j], mu: s.mu[i:j], f: s.rec[b], d: unweight(d[i:j], w)}
+		r := row{k: k, tau: tau, logits: logits[i:j], z: s.z[i:j], mu: s.mu[i:j], f: s.rec[b], d: unweight(d[i:j], w), scratch: s.sharp}
 		if base != nil {
 			r.base = base[b]
 		}
@@ -233,13 +234,13 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 	return norm, nil
 }
 
-// unweight returns v / w: the decoder's gradients carry the row weight w.
+// unweight divides v, a row of the decoder's gradient (which carries the
+// row weight w), by w in place and returns it.
 func unweight(v []float64, w float64) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = x / w
+	for i := range v {
+		v[i] /= w
 	}
-	return out
+	return v
 }
 
 // straightThrough writes into g the gradient back-propagated to the logits

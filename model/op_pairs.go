@@ -66,9 +66,9 @@ func pairsDo[T Float](op pairsOp, in G.Value) (G.Value, error) {
 	out := op.buf.get(in.Dtype(), shape...)
 	y := floats[T](out)
 	if op.widen {
-		Widen(y, x)
+		widen(y, x)
 	} else {
-		Narrow(y, x)
+		narrow(y, x)
 	}
 	return out, nil
 }
@@ -81,18 +81,18 @@ func (op pairsOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return G.Nodes{d}, nil
 }
 
-// Widen writes x (length n) into wide (length 2n) as the pairs (x_i, 0):
+// widen writes x (length n) into wide (length 2n) as the pairs (x_i, 0):
 // Bernoulli logits into the logits of the categorical view, or a gradient
 // with respect to Bernoulli codes into one with respect to the view.
-func Widen[T Float](wide, x []T) {
+func widen[T Float](wide, x []T) {
 	for i, v := range x {
 		wide[2*i], wide[2*i+1] = v, 0
 	}
 }
 
-// Narrow writes the first entry of each pair of wide into x: the codes the
+// narrow writes the first entry of each pair of wide into x: the codes the
 // decoder reads from samples of the categorical view.
-func Narrow[T Float](x, wide []T) {
+func narrow[T Float](x, wide []T) {
 	for i := range x {
 		x[i] = wide[2*i]
 	}

@@ -100,21 +100,11 @@ func runGradVar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // parse checks the list flags and the counts.
 func (f gradvarFlags) parse() (names []string, taus []float64, err error) {
-	for _, n := range strings.Split(f.estimators, ",") {
-		n = strings.TrimSpace(n)
-		if err := estimator.Check(n); err != nil {
-			return nil, nil, cli.Usagef("-estimators: %v", err)
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
+	if names, err = parseEstimators(f.estimators); err != nil {
+		return nil, nil, err
 	}
-	for _, s := range strings.Split(f.taus, ",") {
-		tau, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || !(tau > 0) || tau > 1e4 {
-			return nil, nil, cli.Usagef("-taus: %q is not a temperature in (0, 1e4]", s)
-		}
-		taus = append(taus, tau)
+	if taus, err = parseTaus(f.taus); err != nil {
+		return nil, nil, err
 	}
 	switch {
 	case f.draws < 2 || f.draws > 100000:

@@ -95,19 +95,11 @@ func (f *toyFlags) parse() error {
 	if f.problem, err = estimator.NewToy(f.k, f.t); err != nil {
 		return cli.UsageError{Err: err}
 	}
-	for _, n := range strings.Split(f.estimators, ",") {
-		n = strings.TrimSpace(n)
-		if err := estimator.Check(n); err != nil {
-			return cli.Usagef("-estimators: %v", err)
-		}
-		f.names = append(f.names, n)
+	if f.names, err = parseEstimators(f.estimators); err != nil {
+		return err
 	}
-	for _, s := range strings.Split(f.taus, ",") {
-		tau, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil || !(tau > 0) || tau > 1e4 {
-			return cli.Usagef("-taus: %q is not a temperature in (0, 1e4]", s)
-		}
-		f.tauList = append(f.tauList, tau)
+	if f.tauList, err = parseTaus(f.taus); err != nil {
+		return err
 	}
 	switch {
 	case f.draws < 2 || f.draws > 10000000:
