@@ -3,12 +3,13 @@
 package backend
 
 // #cgo LDFLAGS: -lopenblas
-// int openblas_get_num_threads(void);
 // char* openblas_get_config(void);
+// void openblas_set_num_threads(int);
 import "C"
 
 import (
 	"fmt"
+	"runtime"
 
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
@@ -17,8 +18,13 @@ import (
 // Name is the BLAS this binary was built with.
 const Name = "openblas"
 
-func init() { G.Use(netlib.Implementation{}) }
+// OpenBLAS runs single-threaded: splitBLAS spreads each product across the
+// CPUs instead (see backend.go).
+func init() { C.openblas_set_num_threads(1) }
+
+// base is the BLAS that splitBLAS calls.
+func base() G.BLAS { return netlib.Implementation{} }
 
 func describe() string {
-	return fmt.Sprintf("BLAS: OpenBLAS (%s), %d threads", C.GoString(C.openblas_get_config()), int(C.openblas_get_num_threads()))
+	return fmt.Sprintf("BLAS: OpenBLAS (%s), single-threaded calls split across %d goroutines", C.GoString(C.openblas_get_config()), runtime.GOMAXPROCS(0))
 }

@@ -2,7 +2,6 @@ package train
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 )
@@ -78,18 +77,8 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 			}
 		}
 	default:
-		c1 := 1 - math.Pow(adamBeta1, float64(o.T))
-		c2 := 1 - math.Pow(adamBeta2, float64(o.T))
-		// w -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps), folded into two constants.
-		step := float32(o.LR / c1)
-		invSqrtC2 := float32(1 / math.Sqrt(c2))
-		update = func(w, g, m, v []float32) {
-			for j := range w {
-				m[j] = adamBeta1*m[j] + (1-adamBeta1)*g[j]
-				v[j] = adamBeta2*v[j] + (1-adamBeta2)*g[j]*g[j]
-				w[j] -= step * m[j] / (sqrt32(v[j])*invSqrtC2 + adamEps)
-			}
-		}
+		r := newAdamRule(o.LR, o.T)
+		update = func(w, g, m, v []float32) { adam(r, w, g, m, v) }
 	}
 	// Every element is updated independently, so splitting the work
 	// across CPUs changes no result.
@@ -116,5 +105,3 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 	}
 	wg.Wait()
 }
-
-func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

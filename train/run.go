@@ -334,10 +334,6 @@ var ErrNonFinite = errors.New("non-finite value")
 // checkFinite returns ErrNonFinite, naming the step and the term or
 // parameter that went bad, unless the loss and every gradient are finite.
 func (st *State) checkFinite(est *estimator.Estimator, loss float64, grads [][]float32) error {
-	last := "no checkpoint was written yet"
-	if _, err := os.Stat(filepath.Join(st.Config.Out, CheckpointFile)); err == nil {
-		last = fmt.Sprintf("%s is kept as it was", filepath.Join(st.Config.Out, CheckpointFile))
-	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		var bad []string
 		for _, t := range []struct {
@@ -348,14 +344,23 @@ func (st *State) checkFinite(est *estimator.Estimator, loss float64, grads [][]f
 				bad = append(bad, t.name)
 			}
 		}
-		return fmt.Errorf("%w: loss is %v at step %d (non-finite terms: %s); %s", ErrNonFinite, loss, st.Step, strings.Join(bad, ", "), last)
+		return fmt.Errorf("%w: loss is %v at step %d (non-finite terms: %s); %s", ErrNonFinite, loss, st.Step, strings.Join(bad, ", "), st.lastCheckpoint())
 	}
 	for i, g := range grads {
-		for _, v := range g {
-			if v-v != 0 { // NaN or Inf
-				return fmt.Errorf("%w: gradient of %s is %v at step %d; %s", ErrNonFinite, st.Params.Names[i], v, st.Step, last)
-			}
+		if allFinite(g) {
+			continue
 		}
+		bad := g[slices.IndexFunc(g, func(v float32) bool { return v-v != 0 })]
+		return fmt.Errorf("%w: gradient of %s is %v at step %d; %s", ErrNonFinite, st.Params.Names[i], bad, st.Step, st.lastCheckpoint())
 	}
 	return nil
+}
+
+// lastCheckpoint says what a stopped run leaves behind, for its error.
+func (st *State) lastCheckpoint() string {
+	path := filepath.Join(st.Config.Out, CheckpointFile)
+	if _, err := os.Stat(path); err != nil {
+		return "no checkpoint was written yet"
+	}
+	return path + " is kept as it was"
 }

@@ -1,0 +1,62 @@
+package backend
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
+)
+
+// splitBLAS is a BLAS whose float32 matrix products run as one call of
+// the underlying (single-threaded) BLAS per CPU, each computing its own
+// band of C's rows (when C has at least as many rows as columns) or
+// columns. Each element of C is still computed by one call over the whole
+// inner dimension, so the split changes which call computes it, not how.
+type splitBLAS struct {
+	G.BLAS
+}
+
+// minSplitWork is the number of multiply-adds below which a product runs
+// in one call: under it the goroutines cost more than they save.
+const minSplitWork = 1 << 18
+
+// Sgemm computes C = alpha op(A) op(B) + beta C in bands.
+func (s splitBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	parts := runtime.GOMAXPROCS(0)
+	if parts < 2 || m*n*k < minSplitWork {
+		s.BLAS.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	var wg sync.WaitGroup
+	if m >= n {
+		for p := range parts {
+			lo, hi := p*m/parts, (p+1)*m/parts
+			if lo == hi {
+				continue
+			}
+			ao := lo * lda
+			if tA != blas.NoTrans {
+				ao = lo
+			}
+			wg.Go(func() {
+				s.BLAS.Sgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
+			})
+		}
+	} else {
+		for p := range parts {
+			lo, hi := p*n/parts, (p+1)*n/parts
+			if lo == hi {
+				continue
+			}
+			bo := lo
+			if tB != blas.NoTrans {
+				bo = lo * ldb
+			}
+			wg.Go(func() {
+				s.BLAS.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+			})
+		}
+	}
+	wg.Wait()
+}
