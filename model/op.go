@@ -102,6 +102,10 @@ func rowsOf(d G.DimSizer) (tensor.Shape, error) {
 }
 
 // Constructors of the ops that own an output buffer.
-func newRelaxOp(k int, hard bool) relaxOp { return relaxOp{k: k, hard: hard, buf: new(outBuf)} }
-func newKLOp(k int, learned bool) klOp    { return klOp{k: k, learned: learned, buf: new(outBuf)} }
-func newNLLOp() bernoulliNLLOp            { return bernoulliNLLOp{buf: new(outBuf), residual: new(outBuf)} }
+func newRelaxOp(k int, hard bool) relaxOp {
+	return relaxOp{k: k, hard: hard, buf: new(outBuf), soft: new(outBuf)}
+}
+func newKLOp(k int, learned bool) klOp {
+	return klOp{k: k, learned: learned, buf: new(outBuf), dkl: new(outBuf), q: new(outBuf)}
+}
+func newNLLOp() bernoulliNLLOp { return bernoulliNLLOp{buf: new(outBuf), residual: new(outBuf)} }

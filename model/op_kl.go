@@ -25,6 +25,10 @@ type klOp struct {
 	k       int
 	learned bool
 	buf     *outBuf
+	// dkl holds dKL/dlogits and q the posterior probabilities from the
+	// last forward run, all the gradients need: the forward pass computes
+	// both anyway.
+	dkl, q *outBuf
 }
 
 func (op klOp) Arity() int {
@@ -54,32 +58,33 @@ func (op klOp) Do(inputs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
-		return klDo[float32](op.k, klValue, op.buf, inputs, nil)
+		return klDo[float32](op, inputs)
 	}
-	return klDo[float64](op.k, klValue, op.buf, inputs, nil)
+	return klDo[float64](op, inputs)
 }
 
 func (op klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	args := append(append(G.Nodes{}, inputs...), grad)
-	dl, err := G.ApplyOp(klGradOp{k: op.k, learned: op.learned, wrt: klLogits, buf: new(outBuf)}, args...)
+	// The forward output orders the gradient ops after the forward run
+	// whose dKL/dlogits and q they read.
+	args := append(append(G.Nodes{}, inputs...), output, grad)
+	dl, err := G.ApplyOp(klGradOp{k: op.k, learned: op.learned, wrt: klLogits, buf: new(outBuf), dkl: op.dkl, q: op.q}, args...)
 	if err != nil {
 		return nil, err
 	}
 	if !op.learned {
 		return G.Nodes{dl}, nil
 	}
-	dp, err := G.ApplyOp(klGradOp{k: op.k, learned: true, wrt: klPrior, buf: new(outBuf)}, args...)
+	dp, err := G.ApplyOp(klGradOp{k: op.k, learned: true, wrt: klPrior, buf: new(outBuf), dkl: op.dkl, q: op.q}, args...)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dl, dp}, nil
 }
 
-// What klDo computes.
+// What a klGradOp computes.
 const (
-	klValue  = iota // KL per row, (B)
-	klLogits        // dL/dlogits, (B, N*K)
-	klPrior         // dL/dprior summed over rows, (1, N*K)
+	klLogits = iota + 1 // dL/dlogits, (B, N*K)
+	klPrior             // dL/dprior summed over rows, (1, N*K)
 )
 
 // klGradOp computes the gradient of sum_b grad_b KL_b, given dL/dKL (B),
@@ -87,26 +92,30 @@ const (
 //
 //	dKL/dlogits_nj = q_n(j) (log q_n(j) - log p_n(j) - KL_n)
 //	dKL/dprior_nj  = p_n(j) - q_n(j)
+//
+// Its inputs are klOp's and then klOp's output and dL/dKL; it reads
+// dKL/dlogits and q from klOp's last forward run.
 type klGradOp struct {
 	pureOp
 	k       int
 	learned bool
 	wrt     int
 	buf     *outBuf
+	dkl, q  *outBuf
 }
 
 func (op klGradOp) Arity() int {
 	if op.learned {
-		return 3
+		return 4
 	}
-	return 2
+	return 3
 }
 
 func (op klGradOp) Type() hm.Type {
 	if op.learned {
-		return hm.NewFnType(matT, matT, vecT, matT)
+		return hm.NewFnType(matT, matT, vecT, vecT, matT)
 	}
-	return hm.NewFnType(matT, vecT, matT)
+	return hm.NewFnType(matT, vecT, vecT, matT)
 }
 
 func (op klGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
@@ -127,17 +136,19 @@ func (op klGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	if err := checkArity(op, inputs, op.Arity()); err != nil {
 		return nil, err
 	}
-	n := len(inputs) - 1
 	if inputs[0].Dtype() == tensor.Float32 {
-		return klDo[float32](op.k, op.wrt, op.buf, inputs[:n], inputs[n])
+		return klGradDo[float32](op, inputs)
 	}
-	return klDo[float64](op.k, op.wrt, op.buf, inputs[:n], inputs[n])
+	return klGradDo[float64](op, inputs)
 }
 
-// klDo computes what `what` says (klValue, klLogits or klPrior) into buf
-// from inputs (logits and, for a learned prior, its logits) and, for the
-// gradients, dL/dKL per row.
-func klDo[T Float](k, what int, buf *outBuf, inputs []G.Value, grad G.Value) (G.Value, error) {
+// klDo computes the KL of every row from the inputs (logits and, for a
+// learned prior, its logits), and keeps dKL/dlogits and q for the
+// gradient ops. Per variable, with m the largest logit and
+// S = sum_j exp(l_j - m): q_j = exp(l_j - m) / S and
+// log q_j = l_j - m - log S, one exponential per logit.
+func klDo[T Float](op klOp, inputs []G.Value) (G.Value, error) {
+	k := op.k
 	logits, err := tensorData[T](inputs[0])
 	if err != nil {
 		return nil, err
@@ -147,82 +158,116 @@ func klDo[T Float](k, what int, buf *outBuf, inputs []G.Value, grad G.Value) (G.
 		return nil, fmt.Errorf("model: categorical KL: logits shape %v is not (B, N*%d)", shape, k)
 	}
 	rows, cols := shape[0], shape[1]
-	logp := make([]float64, cols) // log p_n(k), the same for every row
-	if len(inputs) > 1 {
-		prior, err := tensorData[T](inputs[1])
-		if err != nil {
-			return nil, err
-		}
-		if len(prior) != cols {
-			return nil, fmt.Errorf("model: categorical KL: %d prior logits for %d columns", len(prior), cols)
-		}
-		for g := 0; g < cols; g += k {
-			logSoftmax(logp[g:g+k], prior[g:g+k])
-		}
-	} else {
-		for i := range logp {
-			logp[i] = -math.Log(float64(k))
-		}
+	logp, err := priorLogProbs[T](inputs[1:], cols, k)
+	if err != nil {
+		return nil, err
 	}
-	var dout []T
-	if what != klValue {
-		if dout, err = tensorData[T](grad); err != nil {
-			return nil, err
-		}
-		if len(dout) != rows {
-			return nil, fmt.Errorf("model: categorical KL gradient: %d values for %d rows", len(dout), rows)
-		}
-	}
-	var out *tensor.Dense
-	switch what {
-	case klValue:
-		out = buf.get(inputs[0].Dtype(), rows)
-	case klLogits:
-		out = buf.get(inputs[0].Dtype(), rows, cols)
-	default:
-		out = buf.get(inputs[0].Dtype(), 1, cols)
-	}
+	dt := inputs[0].Dtype()
+	out := op.buf.get(dt, rows)
 	res := floats[T](out)
-	if what == klPrior { // sum over rows: one goroutine, in row order
-		dp := make([]float64, cols)
-		logq := make([]float64, k)
-		for r := 0; r < rows; r++ {
-			for g := r * cols; g < (r+1)*cols; g += k {
-				logSoftmax(logq, logits[g:g+k])
-				for j, lq := range logq {
-					c := g - r*cols + j
-					dp[c] += float64(dout[r]) * (expNonPos[T](logp[c]) - expNonPos[T](lq))
-				}
-			}
-		}
-		for c, v := range dp {
-			res[c] = T(v)
-		}
-		return out, nil
-	}
+	dkl, q := floats[T](op.dkl.get(dt, rows, cols)), floats[T](op.q.get(dt, rows, cols))
 	parallelRows(rows, 16, func(lo, hi int) {
-		logq := make([]float64, k)
+		logq, qf := make([]float64, k), make([]float64, k)
 		for r := lo; r < hi; r++ {
 			var kl float64
 			for g := r * cols; g < (r+1)*cols; g += k {
-				logSoftmax(logq, logits[g:g+k])
-				lp := logp[g-r*cols : g-r*cols+k]
+				lg, qg := logits[g:g+k], q[g:g+k]
+				m := math.Inf(-1)
+				for _, v := range lg {
+					m = math.Max(m, float64(v))
+				}
+				var sum float64
+				for j, v := range lg {
+					qf[j] = expNonPos[T](float64(v) - m)
+					sum += qf[j]
+				}
+				lse := m + math.Log(sum)
 				var kln float64 // KL of this variable
+				lp := logp[g-r*cols : g-r*cols+k]
+				for j, v := range lg {
+					qf[j] /= sum
+					logq[j] = float64(v) - lse
+					qg[j] = T(qf[j])
+					kln += qf[j] * (logq[j] - lp[j])
+				}
 				for j, lq := range logq {
-					kln += expNonPos[T](lq) * (lq - lp[j])
+					dkl[g+j] = T(qf[j] * (lq - lp[j] - kln))
 				}
-				if what == klValue {
-					kl += kln
-					continue
-				}
-				for j, lq := range logq {
-					res[g+j] = T(float64(dout[r]) * expNonPos[T](lq) * (lq - lp[j] - kln))
-				}
+				kl += kln
 			}
-			if what == klValue {
-				res[r] = T(kl)
-			}
+			res[r] = T(kl)
 		}
 	})
+	return out, nil
+}
+
+// priorLogProbs returns log p_n(j) for the cols columns: log softmax of the
+// prior's logits when given, else -log K.
+func priorLogProbs[T Float](prior []G.Value, cols, k int) ([]float64, error) {
+	logp := make([]float64, cols)
+	if len(prior) == 0 {
+		for i := range logp {
+			logp[i] = -math.Log(float64(k))
+		}
+		return logp, nil
+	}
+	p, err := tensorData[T](prior[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(p) != cols {
+		return nil, fmt.Errorf("model: categorical KL: %d prior logits for %d columns", len(p), cols)
+	}
+	for g := 0; g < cols; g += k {
+		logSoftmax(logp[g:g+k], p[g:g+k])
+	}
+	return logp, nil
+}
+
+// klGradDo computes the gradient op.wrt asks for from dL/dKL (the last
+// input) and the forward run's dKL/dlogits and q.
+func klGradDo[T Float](op klGradOp, inputs []G.Value) (G.Value, error) {
+	dout, err := tensorData[T](inputs[len(inputs)-1])
+	if err != nil {
+		return nil, err
+	}
+	shape := inputs[0].Shape()
+	rows, cols := shape[0], shape[1]
+	if len(dout) != rows {
+		return nil, fmt.Errorf("model: categorical KL gradient: %d values for %d rows", len(dout), rows)
+	}
+	dt := inputs[0].Dtype()
+	if op.dkl.t == nil || !op.dkl.t.Shape().Eq(shape) || op.dkl.t.Dtype() != dt {
+		return nil, fmt.Errorf("model: categorical KL gradient before its forward run")
+	}
+	dkl, q := floats[T](op.dkl.t), floats[T](op.q.t)
+	if op.wrt == klLogits {
+		out := op.buf.get(dt, rows, cols)
+		res := floats[T](out)
+		for r := range rows {
+			d := dout[r]
+			for i := r * cols; i < (r+1)*cols; i++ {
+				res[i] = d * dkl[i]
+			}
+		}
+		return out, nil
+	}
+	// dL/dprior_c = sum_r dout_r (p_c - q_rc): one goroutine, in row order.
+	logp, err := priorLogProbs[T](inputs[1:2], cols, op.k)
+	if err != nil {
+		return nil, err
+	}
+	dp := make([]float64, cols)
+	for r := range rows {
+		d := float64(dout[r])
+		for c := range dp {
+			dp[c] += d * (math.Exp(logp[c]) - float64(q[r*cols+c]))
+		}
+	}
+	out := op.buf.get(dt, 1, cols)
+	res := floats[T](out)
+	for c, v := range dp {
+		res[c] = T(v)
+	}
 	return out, nil
 }

@@ -104,32 +104,45 @@ func nllDo[T Float](op bernoulliNLLOp, inputs []G.Value) (G.Value, error) {
 	out := op.buf.get(inputs[0].Dtype(), rows)
 	res := floats[T](out)
 	resid := floats[T](op.residual.get(inputs[0].Dtype(), rows, cols))
-	// Float32 runs use the polynomial exp and log1p of fastmath.go, exact to
-	// 1e-8 (float32 rounds at 6e-8); float64 runs, which check gradients
-	// against finite differences, use the math package's.
-	expNeg, log1p := func(a float64) float64 { return math.Exp(-a) }, math.Log1p
-	if inputs[0].Dtype() == tensor.Float32 {
-		expNeg, log1p = expNegFast, log1pUnit
+	// Float32 runs use nllRow32 (an AVX2 kernel, or the polynomial exp and
+	// log1p of fastmath.go); float64 runs, which check gradients against
+	// finite differences, use the math package's functions.
+	row := func(l, x, resid []T) float64 {
+		return nllRowGo(l, x, resid, func(a float64) float64 { return math.Exp(-a) }, math.Log1p)
+	}
+	if _, ok := any(l).([]float32); ok {
+		row = func(l, x, resid []T) float64 {
+			return nllRow32(any(l).([]float32), any(x).([]float32), any(resid).([]float32))
+		}
 	}
 	parallelRows(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			var s float64
-			for i := r * cols; i < (r+1)*cols; i++ {
-				li, xi := float64(l[i]), float64(x[i])
-				// softplus(l) = max(l,0) + log1p(e) and sigmoid(l) from
-				// the one exponential e = exp(-|l|).
-				e := expNeg(math.Abs(li))
-				s += math.Max(li, 0) + log1p(e) - xi*li
-				sig := 1 / (1 + e)
-				if li < 0 {
-					sig = e / (1 + e)
-				}
-				resid[i] = T(sig - xi)
-			}
-			res[r] = T(s)
+			i, j := r*cols, (r+1)*cols
+			res[r] = T(row(l[i:j], x[i:j], resid[i:j]))
 		}
 	})
 	return out, nil
+}
+
+// nllRowGo returns the negative log-likelihood sum_i softplus(l_i) - x_i l_i
+// of one row and writes sigmoid(l_i) - x_i into resid, with the given
+// exp(-a) (a >= 0) and log1p(e) (0 <= e <= 1).
+func nllRowGo[T Float](l, x, resid []T, expNeg, log1p func(float64) float64) float64 {
+	x, resid = x[:len(l)], resid[:len(l)]
+	var s float64
+	for i := range l {
+		li, xi := float64(l[i]), float64(x[i])
+		// softplus(l) = max(l,0) + log1p(e) and sigmoid(l) from the one
+		// exponential e = exp(-|l|).
+		e := expNeg(math.Abs(li))
+		s += math.Max(li, 0) + log1p(e) - xi*li
+		sig := 1 / (1 + e)
+		if li < 0 {
+			sig = e / (1 + e)
+		}
+		resid[i] = T(sig - xi)
+	}
+	return s
 }
 
 // nllGradDo scales the residual of every row by dL/dNLL of that row.

@@ -22,7 +22,10 @@ type relaxOp struct {
 	pureOp
 	k    int
 	hard bool
-	buf  *outBuf
+	buf  *outBuf // the one-hot output in hard mode
+	// soft holds the relaxed sample y of the last forward run (the output
+	// in soft mode), which is all the gradient needs besides tau.
+	soft *outBuf
 }
 
 func (op relaxOp) Arity() int                                        { return 3 }
@@ -44,18 +47,22 @@ func (op relaxOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func relaxDo[T Float](op relaxOp, inputs []G.Value) (G.Value, error) {
-	out := op.buf.get(inputs[0].Dtype(), inputs[0].Shape()...)
-	y := floats[T](out)
-	if err := relaxSoft(y, op.k, inputs); err != nil {
+	soft := op.soft.get(inputs[0].Dtype(), inputs[0].Shape()...)
+	if err := relaxSoft(floats[T](soft), op.k, inputs); err != nil {
 		return nil, err
 	}
-	if op.hard {
-		OneHotGroups(y, op.k)
+	if !op.hard {
+		return soft, nil
 	}
+	out := op.buf.get(inputs[0].Dtype(), inputs[0].Shape()...)
+	y := floats[T](out)
+	copy(y, floats[T](soft))
+	OneHotGroups(y, op.k)
 	return out, nil
 }
 
-// relaxSoft writes softmax((logits + noise)/tau) of the inputs into y.
+// relaxSoft writes softmax((logits + noise)/tau) of the inputs into y,
+// rows split across CPUs.
 func relaxSoft[T Float](y []T, k int, inputs []G.Value) error {
 	logits, err := tensorData[T](inputs[0])
 	if err != nil {
@@ -75,15 +82,22 @@ func relaxSoft[T Float](y []T, k int, inputs []G.Value) error {
 	if !(tau > 0) {
 		return fmt.Errorf("model: gumbel-softmax: temperature %v is not positive", tau)
 	}
-	for i := range y {
-		y[i] = logits[i] + noise[i]
-	}
-	SoftmaxGroups(y, y, k, tau)
+	shape := inputs[0].Shape()
+	rows, cols := shape[0], len(logits)/shape[0]
+	parallelRows(rows, 16, func(lo, hi int) {
+		i, j := lo*cols, hi*cols
+		for n := i; n < j; n++ {
+			y[n] = logits[n] + noise[n]
+		}
+		SoftmaxGroups(y[i:j], y[i:j], k, tau)
+	})
 	return nil
 }
 
 func (op relaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dlogits, err := G.ApplyOp(relaxGradOp{k: op.k, buf: new(outBuf), soft: new(outBuf)}, inputs[0], inputs[1], inputs[2], grad)
+	// The output orders the gradient after the forward run whose soft
+	// sample it reads.
+	dlogits, err := G.ApplyOp(relaxGradOp{k: op.k, buf: new(outBuf), soft: op.soft}, inputs[0], inputs[1], inputs[2], output, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -91,17 +105,18 @@ func (op relaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // relaxGradOp computes dL/dlogits of the soft relaxation from the inputs of
-// relaxOp and dL/dy. It recomputes y rather than reading relaxOp's output
-// because in hard mode that output is the one-hot vector.
+// relaxOp, its output (for ordering) and dL/dy, reading the soft sample y
+// of relaxOp's last forward run (in hard mode the output is the one-hot
+// vector, not y).
 type relaxGradOp struct {
 	pureOp
 	k         int
-	buf, soft *outBuf // the gradient, and the soft sample y
+	buf, soft *outBuf // the gradient, and relaxOp's soft sample y
 }
 
-func (op relaxGradOp) Arity() int { return 4 }
+func (op relaxGradOp) Arity() int { return 5 }
 func (op relaxGradOp) Type() hm.Type {
-	return hm.NewFnType(matT, matT, elemT, matT, matT)
+	return hm.NewFnType(matT, matT, elemT, matT, matT, matT)
 }
 func (op relaxGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return shapeOf(in[0]) }
 func (op relaxGradOp) String() string                                    { return fmt.Sprintf("GumbelSoftmaxGrad{k=%d}", op.k) }
@@ -109,7 +124,7 @@ func (op relaxGradOp) WriteHash(h hash.Hash)                             { write
 func (op relaxGradOp) Hashcode() uint32                                  { return hashOp(op) }
 
 func (op relaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if err := checkArity(op, inputs, 4); err != nil {
+	if err := checkArity(op, inputs, 5); err != nil {
 		return nil, err
 	}
 	if inputs[0].Dtype() == tensor.Float32 {
@@ -120,11 +135,11 @@ func (op relaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
 
 func relaxGradDo[T Float](op relaxGradOp, inputs []G.Value) (G.Value, error) {
 	dt, shape := inputs[0].Dtype(), inputs[0].Shape()
-	y := floats[T](op.soft.get(dt, shape...))
-	if err := relaxSoft(y, op.k, inputs[:3]); err != nil {
-		return nil, err
+	if op.soft.t == nil || op.soft.t.Dtype() != dt || !op.soft.t.Shape().Eq(shape) {
+		return nil, fmt.Errorf("model: gumbel-softmax gradient before its forward run")
 	}
-	dy, err := tensorData[T](inputs[3])
+	y := floats[T](op.soft.t)
+	dy, err := tensorData[T](inputs[4])
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +151,11 @@ func relaxGradDo[T Float](op relaxGradOp, inputs []G.Value) (G.Value, error) {
 		return nil, err
 	}
 	out := op.buf.get(dt, shape...)
-	SoftmaxGroupsGrad(floats[T](out), y, dy, op.k, tau)
+	dz := floats[T](out)
+	cols := len(y) / shape[0]
+	parallelRows(shape[0], 16, func(lo, hi int) {
+		i, j := lo*cols, hi*cols
+		SoftmaxGroupsGrad(dz[i:j], y[i:j], dy[i:j], op.k, tau)
+	})
 	return out, nil
 }

@@ -1,0 +1,69 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestNLLKernel compares nllRow32 (the AVX2 kernel where the CPU has it)
+// with the float64 formula of math.Exp and math.Log1p, on rows whose
+// lengths exercise the eight-wide body and the tail, over logits from
+// -100 to 100, the extremes 0, +-87 and +-1e30, and binary pixels. The
+// kernel works in float32, so each residual may be off by a few float32
+// roundings: tolerance 4e-7 absolute (residuals lie in [-1, 1]). In each
+// term max(l, 0) - x l is exact and log(1 + e) is off by a few roundings,
+// 4e-7 relative; adding the two rounds once more (6e-8, 1.2e-7 allowed);
+// the row's tolerance is the sum of its terms'.
+func TestNLLKernel(t *testing.T) {
+	t.Logf("AVX2 kernel in use: %t", hasAVX2FMA)
+	rng := rand.New(rand.NewPCG(7, 8))
+	var worstResid, worstRow float64
+	for _, n := range []int{1, 7, 8, 9, 784} {
+		l, x, resid := make([]float32, n), make([]float32, n), make([]float32, n)
+		special := []float32{0, 87, -87, 1e30, -1e30, 20, -20}
+		for i := range l {
+			l[i] = float32(200*rng.Float64() - 100)
+			if i%3 == 0 {
+				l[i] = float32(4 * rng.NormFloat64())
+			}
+			if i < len(special) && n > 8 {
+				l[i] = special[i]
+			}
+			x[i] = float32(rng.IntN(2))
+		}
+		got := nllRow32(l, x, resid)
+		var want, bound float64
+		for i := range l {
+			li, xi := float64(l[i]), float64(x[i])
+			e := math.Exp(-math.Abs(li))
+			term := math.Max(li, 0) + math.Log1p(e) - xi*li
+			want += term
+			bound += 1.2e-7*math.Abs(term) + 4e-7*math.Log1p(e)
+			sig := 1 / (1 + math.Exp(-li))
+			d := math.Abs(float64(resid[i]) - (sig - xi))
+			worstResid = math.Max(worstResid, d)
+			if d > 4e-7 {
+				t.Errorf("n %d: residual at l = %v, x = %v: %v, want %v", n, li, xi, resid[i], sig-xi)
+			}
+		}
+		worstRow = math.Max(worstRow, math.Abs(got-want)/bound)
+		if math.Abs(got-want) > bound {
+			t.Errorf("n %d: row NLL %v, want %v (tolerance %.3g)", n, got, want, bound)
+		}
+	}
+	t.Logf("worst residual error %.2g; worst row error %.2g of its tolerance", worstResid, worstRow)
+}
+
+// TestNLLKernelNaN checks that a NaN logit makes the row's NLL NaN, so the
+// training loop's guard stops the run.
+func TestNLLKernelNaN(t *testing.T) {
+	l, x, resid := make([]float32, 16), make([]float32, 16), make([]float32, 16)
+	for _, at := range []int{3, 12} {
+		l[at] = float32(math.NaN())
+		if got := nllRow32(l, x, resid); !math.IsNaN(got) {
+			t.Errorf("NaN logit at %d: NLL %v", at, got)
+		}
+		l[at] = 0
+	}
+}

@@ -1,0 +1,12 @@
+//go:build !amd64 || noasm
+
+package model
+
+// hasAVX2FMA is false: this build has no assembly kernels.
+const hasAVX2FMA = false
+
+// nllRow32 returns the negative log-likelihood sum_i softplus(l_i) - x_i l_i
+// of one row and writes sigmoid(l_i) - x_i into resid.
+func nllRow32(l, x, resid []float32) float64 {
+	return nllRowGo(l, x, resid, expNegFast, log1pUnit)
+}
