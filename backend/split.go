@@ -28,35 +28,34 @@ func (s splitBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []
 		s.BLAS.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	var wg sync.WaitGroup
-	if m >= n {
-		for p := range parts {
+	byRows := m >= n
+	band := func(p int) {
+		if byRows {
 			lo, hi := p*m/parts, (p+1)*m/parts
-			if lo == hi {
-				continue
-			}
 			ao := lo * lda
 			if tA != blas.NoTrans {
 				ao = lo
 			}
-			wg.Go(func() {
+			if lo < hi {
 				s.BLAS.Sgemm(tA, tB, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-			})
-		}
-	} else {
-		for p := range parts {
-			lo, hi := p*n/parts, (p+1)*n/parts
-			if lo == hi {
-				continue
 			}
-			bo := lo
-			if tB != blas.NoTrans {
-				bo = lo * ldb
-			}
-			wg.Go(func() {
-				s.BLAS.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-			})
+			return
 		}
+		lo, hi := p*n/parts, (p+1)*n/parts
+		bo := lo
+		if tB != blas.NoTrans {
+			bo = lo * ldb
+		}
+		if lo < hi {
+			s.BLAS.Sgemm(tA, tB, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
+		}
+	}
+	// Every band runs on a new goroutine: running one on the calling
+	// goroutine measured slower (floor 6.9 against 5.0 ms), as the others
+	// then wait for another CPU's scheduler while this one is in C.
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() { band(p) })
 	}
 	wg.Wait()
 }

@@ -145,13 +145,16 @@ func reluGradDo[T Float](op reluGradOp, inputs []G.Value) (G.Value, error) {
 	}
 	res := op.buf.get(inputs[0].Dtype(), inputs[0].Shape()...)
 	d := floats[T](res)
-	for i, v := range y {
-		if v > 0 {
-			d[i] = dy[i]
-		} else {
-			d[i] = 0
+	cols := len(y) / inputs[0].Shape()[0]
+	parallelRows(inputs[0].Shape()[0], 16, func(lo, hi int) {
+		for i := lo * cols; i < hi*cols; i++ {
+			if y[i] > 0 {
+				d[i] = dy[i]
+			} else {
+				d[i] = 0
+			}
 		}
-	}
+	})
 	return res, nil
 }
 

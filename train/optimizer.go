@@ -81,27 +81,32 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 		update = func(w, g, m, v []float32) { adam(r, w, g, m, v) }
 	}
 	// Every element is updated independently, so splitting the work
-	// across CPUs changes no result.
-	var wg sync.WaitGroup
-	for i, w := range params {
-		g, m := grads[i], o.M[i]
-		var v []float32
-		if o.V != nil {
-			v = o.V[i]
-		}
-		parts := min(runtime.GOMAXPROCS(0), 1+len(w)/(1<<15))
-		for p := range parts {
-			lo, hi := p*len(w)/parts, (p+1)*len(w)/parts
-			var vp []float32
-			if v != nil {
-				vp = v[lo:hi]
+	// across CPUs changes no result. Each CPU takes one contiguous range
+	// of all the parameters, laid end to end.
+	total := 0
+	for _, w := range params {
+		total += len(w)
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+total/(1<<15))
+	part := func(p int) {
+		lo, hi := p*total/workers, (p+1)*total/workers
+		off := 0 // offset of params[i] in the whole
+		for i, w := range params {
+			a, b := max(lo-off, 0), min(hi-off, len(w))
+			off += len(w)
+			if a >= b {
+				continue
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				update(w[lo:hi], g[lo:hi], m[lo:hi], vp)
-			}()
+			var v []float32
+			if o.V != nil {
+				v = o.V[i][a:b]
+			}
+			update(w[a:b], grads[i][a:b], o.M[i][a:b], v)
 		}
+	}
+	var wg sync.WaitGroup
+	for p := range workers {
+		wg.Go(func() { part(p) })
 	}
 	wg.Wait()
 }

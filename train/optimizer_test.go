@@ -182,3 +182,36 @@ func TestAllFinite(t *testing.T) {
 		}
 	}
 }
+
+// TestStepCoversEveryParameter checks that Step, which splits the
+// parameters laid end to end into one range per CPU, updates every element
+// of every tensor exactly once: the result must equal adamGo applied to
+// each tensor in turn. Sizes straddle the split points.
+func TestStepCoversEveryParameter(t *testing.T) {
+	sizes := []int{70001, 3, 1, 40000, 9}
+	o, err := NewOptimizer(OptAdam, 1e-3, sizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	var params, grads, want [][]float32
+	for _, n := range sizes {
+		w, g := make([]float32, n), make([]float32, n)
+		for i := range w {
+			w[i], g[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		params, grads, want = append(params, w), append(grads, g), append(want, slices.Clone(w))
+	}
+	for range 2 {
+		o.Step(params, grads)
+	}
+	r1, r2 := newAdamRule(1e-3, 1), newAdamRule(1e-3, 2)
+	for i, w := range want {
+		m, v := make([]float32, len(w)), make([]float32, len(w))
+		adamGo(r1, w, grads[i], m, v)
+		adamGo(r2, w, grads[i], m, v)
+		if !slices.Equal(w, params[i]) {
+			t.Errorf("tensor %d (%d values) differs from a serial update", i, len(w))
+		}
+	}
+}
