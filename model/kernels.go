@@ -22,6 +22,10 @@ func expNonPos[T Float](x float64) float64 {
 // with m the group's maximum of z/tau, so no exponent is positive and the sum
 // is at least 1: finite whenever z/tau is.
 func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
+	if y32, ok := any(y).([]float32); ok {
+		softmaxGroups32(y32, any(z).([]float32), k, tau)
+		return
+	}
 	for g := 0; g < len(z); g += k {
 		zg, yg := z[g:g+k], y[g:g+k]
 		m := math.Inf(-1)
@@ -30,13 +34,66 @@ func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 		}
 		var sum float64
 		for j, v := range zg {
-			e := expNonPos[T](float64(v)/tau - m)
+			e := math.Exp(float64(v)/tau - m)
 			yg[j] = T(e)
 			sum += e
 		}
 		for j := range yg {
 			yg[j] = T(float64(yg[j]) / sum)
 		}
+	}
+}
+
+// softmaxGroups32 is SoftmaxGroups for float32, with the exponentials of
+// the whole slice taken at once by expNeg32.
+func softmaxGroups32(y, z []float32, k int, tau float64) {
+	for g := 0; g < len(z); g += k {
+		zg, yg := z[g:g+k], y[g:g+k]
+		m := math.Inf(-1)
+		for _, v := range zg {
+			m = math.Max(m, float64(v)/tau)
+		}
+		for j, v := range zg {
+			yg[j] = float32(m - float64(v)/tau)
+		}
+	}
+	expNeg32(y)
+	for g := 0; g < len(y); g += k {
+		yg := y[g : g+k]
+		var sum float64
+		for _, v := range yg {
+			sum += float64(v)
+		}
+		for j, v := range yg {
+			yg[j] = float32(float64(v) / sum)
+		}
+	}
+}
+
+// groupExp sets m[g] to the largest value of the g-th group of k values
+// of x and e_j = exp(x_j - m[g]) for its members: the shifted exponentials
+// of a log-softmax. Float32 values use expNeg32 through the scratch
+// space s (len(x) values).
+func groupExp[T Float](e, m []float64, x []T, k int, s []float32) {
+	for g := 0; g < len(x); g += k {
+		mg := math.Inf(-1)
+		for _, v := range x[g : g+k] {
+			mg = math.Max(mg, float64(v))
+		}
+		m[g/k] = mg
+	}
+	if x32, ok := any(x).([]float32); ok {
+		for i, v := range x32 {
+			s[i] = float32(m[i/k] - float64(v))
+		}
+		expNeg32(s[:len(x)])
+		for i, v := range s[:len(x)] {
+			e[i] = float64(v)
+		}
+		return
+	}
+	for i, v := range x {
+		e[i] = math.Exp(float64(v) - m[i/k])
 	}
 }
 

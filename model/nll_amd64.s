@@ -26,7 +26,8 @@ TEXT ·nllAVX2(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS (SI)(BX*1), Y0          // l
 	VANDPS  0(AX), Y0, Y1           // a = |l|
-	VMINPS  32(AX), Y1, Y1          // a = min(a, 87)
+	VMOVUPS 32(AX), Y15
+	VMINPS  Y1, Y15, Y1             // a = min(a, 87), NaN kept
 	VMULPS  64(AX), Y1, Y2
 	VROUNDPS $0, Y2, Y2             // n = round(a log2 e)
 	VMOVAPS Y1, Y3
@@ -86,5 +87,47 @@ loop:
 done:
 	VMOVUPD Y12, (R8)
 	VMOVUPD Y13, 32(R8)
+	VZEROUPPER
+	RET
+
+// func expNegAVX2(k *nllConsts, a []float32)
+// a[i] = exp(-a[i]) for a[i] >= 0, len(a) a multiple of 8: the first part
+// of nllAVX2's loop.
+TEXT ·expNegAVX2(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), AX
+	MOVQ a_base+8(FP), SI
+	MOVQ a_len+16(FP), CX
+	XORQ BX, BX
+	SHLQ $2, CX
+	JZ   expdone
+
+exploop:
+	VMOVUPS (SI)(BX*1), Y1          // a
+	VMOVUPS 32(AX), Y15
+	VMINPS  Y1, Y15, Y1             // a = min(a, 87), NaN kept
+	VMULPS  64(AX), Y1, Y2
+	VROUNDPS $0, Y2, Y2             // n = round(a log2 e)
+	VMOVAPS Y1, Y3
+	VFNMADD231PS 96(AX), Y2, Y3     // r = a - n ln2Hi
+	VFNMADD231PS 128(AX), Y2, Y3    //       - n ln2Lo
+	VMOVUPS 160(AX), Y4             // p = -1/7!
+	VFMADD213PS 192(AX), Y3, Y4     // p = p r + 1/6!
+	VFMADD213PS 224(AX), Y3, Y4
+	VFMADD213PS 256(AX), Y3, Y4
+	VFMADD213PS 288(AX), Y3, Y4
+	VFMADD213PS 320(AX), Y3, Y4
+	VFMADD213PS 352(AX), Y3, Y4
+	VFMADD213PS 384(AX), Y3, Y4     // p = exp(-r)
+	VCVTPS2DQ Y2, Y5
+	VMOVDQU 704(AX), Y6
+	VPSUBD  Y5, Y6, Y5              // 127 - n
+	VPSLLD  $23, Y5, Y5             // the bits of 2^-n
+	VMULPS  Y5, Y4, Y4              // exp(-a)
+	VMOVUPS Y4, (SI)(BX*1)
+	ADDQ $32, BX
+	CMPQ BX, CX
+	JL   exploop
+
+expdone:
 	VZEROUPPER
 	RET

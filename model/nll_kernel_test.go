@@ -67,3 +67,39 @@ func TestNLLKernelNaN(t *testing.T) {
 		l[at] = 0
 	}
 }
+
+// TestExpNeg32 compares expNeg32 (the AVX2 kernel where the CPU has it)
+// with math.Exp on a grid of [0, 100] and on lengths that exercise the
+// tail: relative error at most 3e-7 (a few float32 roundings) up to 87;
+// beyond, where float32 leaves the normal range, anything in [0, exp(-87)]
+// (the kernel gives exp(-87), the Go tail the subnormal); NaN stays NaN.
+func TestExpNeg32(t *testing.T) {
+	for _, n := range []int{1, 9, 100001} {
+		a := make([]float32, n)
+		for i := range a {
+			a[i] = float32(100 * float64(i) / float64(n))
+		}
+		want := make([]float64, n)
+		for i, v := range a {
+			want[i] = math.Exp(-float64(v))
+		}
+		expNeg32(a)
+		for i, v := range a {
+			w := want[i]
+			if -math.Log(w) > 87 {
+				if v < 0 || float64(v) > math.Exp(-87)*(1+3e-7) {
+					t.Fatalf("n %d: exp(-%v) = %v, want at most exp(-87)", n, -math.Log(w), v)
+				}
+				continue
+			}
+			if math.Abs(float64(v)-w) > 3e-7*w {
+				t.Fatalf("n %d: exp(-%v) = %v, want %v", n, -math.Log(want[i]), v, w)
+			}
+		}
+	}
+	a := []float32{1, 2, 3, float32(math.NaN()), 5, 6, 7, 8, float32(math.NaN())}
+	expNeg32(a)
+	if !math.IsNaN(float64(a[3])) || !math.IsNaN(float64(a[8])) {
+		t.Errorf("NaN inputs gave %v and %v", a[3], a[8])
+	}
+}

@@ -10,3 +10,10 @@ const hasAVX2FMA = false
 func nllRow32(l, x, resid []float32) float64 {
 	return nllRowGo(l, x, resid, expNegFast, log1pUnit)
 }
+
+// expNeg32 sets a[i] = exp(-a[i]) for every a[i] >= 0.
+func expNeg32(a []float32) {
+	for i, v := range a {
+		a[i] = float32(expNegFast(float64(v)))
+	}
+}

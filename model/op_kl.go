@@ -146,7 +146,7 @@ func (op klGradOp) Do(inputs ...G.Value) (G.Value, error) {
 // learned prior, its logits), and keeps dKL/dlogits and q for the
 // gradient ops. Per variable, with m the largest logit and
 // S = sum_j exp(l_j - m): q_j = exp(l_j - m) / S and
-// log q_j = l_j - m - log S, one exponential per logit.
+// log q_j = l_j - m - log S, one exponential per logit (groupExp).
 func klDo[T Float](op klOp, inputs []G.Value) (G.Value, error) {
 	k := op.k
 	logits, err := tensorData[T](inputs[0])
@@ -167,31 +167,26 @@ func klDo[T Float](op klOp, inputs []G.Value) (G.Value, error) {
 	res := floats[T](out)
 	dkl, q := floats[T](op.dkl.get(dt, rows, cols)), floats[T](op.q.get(dt, rows, cols))
 	parallelRows(rows, 16, func(lo, hi int) {
-		logq, qf := make([]float64, k), make([]float64, k)
+		e, m, s := make([]float64, cols), make([]float64, cols/k), make([]float32, cols)
 		for r := lo; r < hi; r++ {
+			row := r * cols
+			groupExp(e, m, logits[row:row+cols], k, s)
 			var kl float64
-			for g := r * cols; g < (r+1)*cols; g += k {
-				lg, qg := logits[g:g+k], q[g:g+k]
-				m := math.Inf(-1)
-				for _, v := range lg {
-					m = math.Max(m, float64(v))
-				}
+			for g := 0; g < cols; g += k {
 				var sum float64
-				for j, v := range lg {
-					qf[j] = expNonPos[T](float64(v) - m)
-					sum += qf[j]
+				for _, v := range e[g : g+k] {
+					sum += v
 				}
-				lse := m + math.Log(sum)
+				lse := m[g/k] + math.Log(sum)
 				var kln float64 // KL of this variable
-				lp := logp[g-r*cols : g-r*cols+k]
-				for j, v := range lg {
-					qf[j] /= sum
-					logq[j] = float64(v) - lse
-					qg[j] = T(qf[j])
-					kln += qf[j] * (logq[j] - lp[j])
+				for j := g; j < g+k; j++ {
+					qj := e[j] / sum
+					e[j] = qj
+					q[row+j] = T(qj)
+					kln += qj * (float64(logits[row+j]) - lse - logp[j])
 				}
-				for j, lq := range logq {
-					dkl[g+j] = T(qf[j] * (lq - lp[j] - kln))
+				for j := g; j < g+k; j++ {
+					dkl[row+j] = T(e[j] * (float64(logits[row+j]) - lse - logp[j] - kln))
 				}
 				kl += kln
 			}

@@ -55,8 +55,9 @@ func newEstimator(tb testing.TB, st *State) *estimator.Estimator {
 // BenchmarkTrainStep measures one training update of the default model
 // (784-512-256-(20x10)-256-512-784, batch 100, Gumbel-Softmax at tau = 1,
 // Adam included) on random binary pixels. Besides ns/op it reports
-// ms/step, x-floor (ms/step over the GEMM-only floor measured right after
-// in the same process, see BenchmarkGEMMFloor) and peak-RSS-MB.
+// ms/step, floor-ms (the GEMM-only floor, see BenchmarkGEMMFloor, run in
+// blocks alternating with the steps'), x-floor (their ratio) and
+// peak-RSS-MB.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, batch := range []int{100} {
 		benchmarkStep(b, batch)
@@ -91,26 +92,41 @@ func BenchmarkTrainStepSizes(b *testing.B) {
 func benchmarkStep(b *testing.B, batch int) {
 	st, gr, rng := benchState(b, batch, 20)
 	b.Log(backend.Describe())
+	floor := newFloor(batch)
 	if _, err := st.update(gr, batch, 1, rng); err != nil { // allocates the op buffers
 		b.Fatal(err)
 	}
+	floor.run()
+	// Steps and floor runs alternate in blocks of 25, the floor's with the
+	// timer stopped, so that the ratio compares the two under the same
+	// machine load (on a shared machine separate runs drift by more than
+	// the effects we measure) while each still runs with warm caches
+	// (alternating single runs slowed both by a third).
+	const block = 25
+	var stepTime, floorTime time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
-		if _, err := st.update(gr, batch, 1, rng); err != nil {
-			b.Fatal(err)
+	for done := 0; done < b.N; done += block {
+		n := min(block, b.N-done)
+		start := time.Now()
+		for range n {
+			if _, err := st.update(gr, batch, 1, rng); err != nil {
+				b.Fatal(err)
+			}
 		}
+		stepTime += time.Since(start)
+		b.StopTimer()
+		start = time.Now()
+		for range n {
+			floor.run()
+		}
+		floorTime += time.Since(start)
+		b.StartTimer()
 	}
 	b.StopTimer()
-	step := b.Elapsed().Seconds() / float64(b.N)
-	floor := newFloor(batch)
-	const floorRuns = 30
-	start := time.Now()
-	for range floorRuns {
-		floor.run()
-	}
-	b.ReportMetric(step*1e3, "ms/step")
-	b.ReportMetric(step/(time.Since(start).Seconds()/floorRuns), "x-floor")
+	b.ReportMetric(stepTime.Seconds()/float64(b.N)*1e3, "ms/step")
+	b.ReportMetric(floorTime.Seconds()/float64(b.N)*1e3, "floor-ms")
+	b.ReportMetric(stepTime.Seconds()/floorTime.Seconds(), "x-floor")
 	if rss, err := peakRSS(); err == nil {
 		b.ReportMetric(rss, "peak-RSS-MB")
 	}
