@@ -71,10 +71,14 @@ reproduce: build
 ## test: gofmt check, go vet, and every test, with the BLAS above
 test: deps blas check-fmt vet
 	$(GO) test $(TAGS) ./...
+	@echo "the Go code paths of the assembly kernels (-tags noasm):"
+	$(GO) test -tags noasm ./model ./train -run 'Kernel|NLL|ExpNeg|Adam|Finite|StepCovers|Gradient|Graph'
 
-## bench: ms per training step against the GEMM-only floor, with the BLAS above
+## bench: ms per training step against the GEMM-only floor, epoch time, and
+## the time of `eval bound -iw 1000` on the test set, with the BLAS above
 bench: deps blas
 	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|Epoch|Estimators' -benchmem -count 1
+	$(GO) test $(TAGS) ./eval -run '^$$' -bench 'IWBound' -benchtime 2x -count 1
 
 check-fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -82,6 +86,7 @@ check-fmt:
 
 vet:
 	$(GO) vet $(TAGS) ./...
+	$(GO) vet -tags noasm ./...
 
 clean:
 	rm -rf $(BIN)

@@ -18,8 +18,9 @@ type lanes [8]float32
 
 func fill(v float32) lanes { return lanes{v, v, v, v, v, v, v, v} }
 
-// nllConsts holds the constants of nllAVX2, in the order it reads them.
-type nllConsts struct {
+// kernelConsts holds the constants of nllAVX2 and expNegAVX2, in the
+// order they read them.
+type kernelConsts struct {
 	absMask lanes // clears the sign bit
 	maxArg  lanes // exp(-a) is taken at min(a, 87): exp(-87) is a normal float32
 	log2e   lanes
@@ -32,8 +33,8 @@ type nllConsts struct {
 	bias    [8]int32 // 127, the float32 exponent bias
 }
 
-var nllK = func() *nllConsts {
-	c := &nllConsts{
+var kernelK = func() *kernelConsts {
+	c := &kernelConsts{
 		absMask: fill(math.Float32frombits(0x7fffffff)),
 		maxArg:  fill(87),
 		log2e:   fill(math.Log2E),
@@ -64,14 +65,14 @@ var nllK = func() *nllConsts {
 // softplus(l_i) - x_i l_i, rounded to float64, into acc[i%8].
 //
 //go:noescape
-func nllAVX2(k *nllConsts, l, x, resid []float32, acc *[8]float64)
+func nllAVX2(k *kernelConsts, l, x, resid []float32, acc *[8]float64)
 
 // expNegAVX2 sets a[i] = exp(-a[i]) for a[i] >= 0, len(a) a multiple of
 // 8: to a relative error of about 2e-7 for a[i] <= 87, exp(-87) (the
 // smallest normal float32 is exp(-87.3)) above, NaN for NaN.
 //
 //go:noescape
-func expNegAVX2(k *nllConsts, a []float32)
+func expNegAVX2(k *kernelConsts, a []float32)
 
 // expNeg32 sets a[i] = exp(-a[i]) for every a[i] >= 0: eight at a time
 // where the CPU has AVX2 and FMA (relative error about 2e-7), the rest
@@ -80,7 +81,7 @@ func expNeg32(a []float32) {
 	n := 0
 	if hasAVX2FMA {
 		n = len(a) &^ 7
-		expNegAVX2(nllK, a[:n])
+		expNegAVX2(kernelK, a[:n])
 	}
 	for i := n; i < len(a); i++ {
 		a[i] = float32(expNegFast(float64(a[i])))
@@ -96,7 +97,7 @@ func nllRow32(l, x, resid []float32) float64 {
 	var acc [8]float64
 	if hasAVX2FMA {
 		n = len(l) &^ 7
-		nllAVX2(nllK, l[:n], x[:n], resid[:n], &acc)
+		nllAVX2(kernelK, l[:n], x[:n], resid[:n], &acc)
 	}
 	s := nllRowGo(l[n:], x[n:], resid[n:], expNegFast, log1pUnit)
 	for _, a := range acc {

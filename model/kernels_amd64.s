@@ -2,13 +2,40 @@
 
 #include "textflag.h"
 
-// func nllAVX2(k *nllConsts, l, x, resid []float32, acc *[8]float64)
+// EXPNEG sets Y4 = exp(-Y1) for Y1 = a >= 0, with the constants of
+// kernelConsts at AX, using Y2, Y3, Y5, Y6 and Y15:
+//   exp(-a) = 2^-n p(r),  n = round(a log2 e), r = a - n ln 2 (|r| <= ln2/2),
+//   p the degree-7 Taylor polynomial of exp(-r); a above 87 is taken as 87
+//   (exp(-87) is a normal float32); NaN stays NaN.
+#define EXPNEG \
+	VMOVUPS 32(AX), Y15; \
+	VMINPS  Y1, Y15, Y1; \
+	VMULPS  64(AX), Y1, Y2; \
+	VROUNDPS $0, Y2, Y2; \
+	VMOVAPS Y1, Y3; \
+	VFNMADD231PS 96(AX), Y2, Y3; \
+	VFNMADD231PS 128(AX), Y2, Y3; \
+	VMOVUPS 160(AX), Y4; \
+	VFMADD213PS 192(AX), Y3, Y4; \
+	VFMADD213PS 224(AX), Y3, Y4; \
+	VFMADD213PS 256(AX), Y3, Y4; \
+	VFMADD213PS 288(AX), Y3, Y4; \
+	VFMADD213PS 320(AX), Y3, Y4; \
+	VFMADD213PS 352(AX), Y3, Y4; \
+	VFMADD213PS 384(AX), Y3, Y4; \
+	VCVTPS2DQ Y2, Y5; \
+	VMOVDQU 704(AX), Y6; \
+	VPSUBD  Y5, Y6, Y5; \
+	VPSLLD  $23, Y5, Y5; \
+	VMULPS  Y5, Y4, Y4
+
+// func nllAVX2(k *kernelConsts, l, x, resid []float32, acc *[8]float64)
 // Eight pixels per iteration, with a = |l| and e = exp(-a):
 //   e     = 2^-n p(r),  n = round(a log2 e), r = a - n ln 2, p the degree-7 Taylor polynomial of exp(-r)
 //   log(1 + e) = 2 s (1 + z/3 + ... + z^6/13),  s = e / (2 + e), z = s^2
 //   term  = (max(l, 0) - x l) + log(1 + e)          added into acc in float64
 //   resid = (l < 0 ? e / (1 + e) : 1 / (1 + e)) - x
-// Offsets into nllConsts: absMask 0, maxArg 32, log2e 64, ln2Hi 96,
+// Offsets into kernelConsts: absMask 0, maxArg 32, log2e 64, ln2Hi 96,
 // ln2Lo 128, exp 160 (8 x 32), log 416 (7 x 32), one 640, two 672, bias 704.
 TEXT ·nllAVX2(SB), NOSPLIT, $0-88
 	MOVQ k+0(FP), AX
@@ -26,26 +53,7 @@ TEXT ·nllAVX2(SB), NOSPLIT, $0-88
 loop:
 	VMOVUPS (SI)(BX*1), Y0          // l
 	VANDPS  0(AX), Y0, Y1           // a = |l|
-	VMOVUPS 32(AX), Y15
-	VMINPS  Y1, Y15, Y1             // a = min(a, 87), NaN kept
-	VMULPS  64(AX), Y1, Y2
-	VROUNDPS $0, Y2, Y2             // n = round(a log2 e)
-	VMOVAPS Y1, Y3
-	VFNMADD231PS 96(AX), Y2, Y3     // r = a - n ln2Hi
-	VFNMADD231PS 128(AX), Y2, Y3    //       - n ln2Lo
-	VMOVUPS 160(AX), Y4             // p = -1/7!
-	VFMADD213PS 192(AX), Y3, Y4     // p = p r + 1/6!
-	VFMADD213PS 224(AX), Y3, Y4
-	VFMADD213PS 256(AX), Y3, Y4
-	VFMADD213PS 288(AX), Y3, Y4
-	VFMADD213PS 320(AX), Y3, Y4
-	VFMADD213PS 352(AX), Y3, Y4
-	VFMADD213PS 384(AX), Y3, Y4     // p = exp(-r)
-	VCVTPS2DQ Y2, Y5
-	VMOVDQU 704(AX), Y6
-	VPSUBD  Y5, Y6, Y5              // 127 - n
-	VPSLLD  $23, Y5, Y5             // the bits of 2^-n
-	VMULPS  Y5, Y4, Y4              // e = exp(-a)
+	EXPNEG                          // Y4 = e = exp(-a)
 
 	VADDPS  672(AX), Y4, Y6         // 2 + e
 	VDIVPS  Y6, Y4, Y6              // s = e / (2 + e)
@@ -90,7 +98,7 @@ done:
 	VZEROUPPER
 	RET
 
-// func expNegAVX2(k *nllConsts, a []float32)
+// func expNegAVX2(k *kernelConsts, a []float32)
 // a[i] = exp(-a[i]) for a[i] >= 0, len(a) a multiple of 8: the first part
 // of nllAVX2's loop.
 TEXT ·expNegAVX2(SB), NOSPLIT, $0-32
@@ -103,26 +111,7 @@ TEXT ·expNegAVX2(SB), NOSPLIT, $0-32
 
 exploop:
 	VMOVUPS (SI)(BX*1), Y1          // a
-	VMOVUPS 32(AX), Y15
-	VMINPS  Y1, Y15, Y1             // a = min(a, 87), NaN kept
-	VMULPS  64(AX), Y1, Y2
-	VROUNDPS $0, Y2, Y2             // n = round(a log2 e)
-	VMOVAPS Y1, Y3
-	VFNMADD231PS 96(AX), Y2, Y3     // r = a - n ln2Hi
-	VFNMADD231PS 128(AX), Y2, Y3    //       - n ln2Lo
-	VMOVUPS 160(AX), Y4             // p = -1/7!
-	VFMADD213PS 192(AX), Y3, Y4     // p = p r + 1/6!
-	VFMADD213PS 224(AX), Y3, Y4
-	VFMADD213PS 256(AX), Y3, Y4
-	VFMADD213PS 288(AX), Y3, Y4
-	VFMADD213PS 320(AX), Y3, Y4
-	VFMADD213PS 352(AX), Y3, Y4
-	VFMADD213PS 384(AX), Y3, Y4     // p = exp(-r)
-	VCVTPS2DQ Y2, Y5
-	VMOVDQU 704(AX), Y6
-	VPSUBD  Y5, Y6, Y5              // 127 - n
-	VPSLLD  $23, Y5, Y5             // the bits of 2^-n
-	VMULPS  Y5, Y4, Y4              // exp(-a)
+	EXPNEG                          // Y4 = exp(-a)
 	VMOVUPS Y4, (SI)(BX*1)
 	ADDQ $32, BX
 	CMPQ BX, CX
