@@ -3,25 +3,36 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // SampleGumbel fills dst with independent standard Gumbel noise
 // g = -log(-log u), u ~ U(0,1). u is drawn strictly inside (0,1), so g is
 // always finite: -3.61 < g < 36.74.
 //
-// The draws and the first logarithm, e = -log u in (0, 37], are made in
-// order from rng; the second, g = -log e, on all CPUs. (e, not u, is what
-// is stored between the passes: u near 1 would round to 1 in float32.)
+// The draws are made in order from rng into a scratch slice of float64
+// (u near 1 would round to 1 in float32); both logarithms are then taken
+// on all CPUs.
 func SampleGumbel[T Float](dst []T, rng *rand.Rand) {
-	for i := range dst {
-		dst[i] = T(-math.Log(openUniform(rng)))
+	buf := uniforms.Get().(*[]float64)
+	defer uniforms.Put(buf)
+	if cap(*buf) < len(dst) {
+		*buf = make([]float64, len(dst))
+	}
+	u := (*buf)[:len(dst)]
+	for i := range u {
+		u[i] = openUniform(rng)
 	}
 	parallelRows(len(dst), 4096, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dst[i] = T(-math.Log(float64(dst[i])))
+			dst[i] = T(-math.Log(-math.Log(u[i])))
 		}
 	})
 }
+
+// uniforms holds SampleGumbel's scratch slices, so that a training step
+// allocates none.
+var uniforms = sync.Pool{New: func() any { return new([]float64) }}
 
 // openUniform returns a uniform draw from the open interval (0,1).
 func openUniform(rng *rand.Rand) float64 { return uniformFromBits(rng.Uint64()) }

@@ -103,3 +103,22 @@ func TestExpNeg32(t *testing.T) {
 		t.Errorf("NaN inputs gave %v and %v", a[3], a[8])
 	}
 }
+
+// TestReluMask checks the branch-free float32 ReLU gradient against its
+// definition on outputs 0, the smallest subnormal, ordinary values and
+// +Inf, with gradients of both signs.
+func TestReluMask(t *testing.T) {
+	y := []float32{0, math.SmallestNonzeroFloat32, 1, 0, 3.5, float32(math.Inf(1)), 0, 2}
+	dy := []float32{1, -2, 3, -4, -5, 6, float32(math.Inf(-1)), -0.25}
+	d := make([]float32, len(y))
+	reluMask(d, y, dy)
+	for i := range y {
+		want := float32(0)
+		if y[i] > 0 {
+			want = dy[i]
+		}
+		if d[i] != want || math.Signbit(float64(d[i])) != math.Signbit(float64(want)) {
+			t.Errorf("y %v, dy %v: got %v, want %v", y[i], dy[i], d[i], want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -147,15 +148,33 @@ func reluGradDo[T Float](op reluGradOp, inputs []G.Value) (G.Value, error) {
 	d := floats[T](res)
 	cols := len(y) / inputs[0].Shape()[0]
 	parallelRows(inputs[0].Shape()[0], 16, func(lo, hi int) {
-		for i := lo * cols; i < hi*cols; i++ {
-			if y[i] > 0 {
-				d[i] = dy[i]
-			} else {
-				d[i] = 0
-			}
-		}
+		reluMask(d[lo*cols:hi*cols], y[lo*cols:hi*cols], dy[lo*cols:hi*cols])
 	})
 	return res, nil
+}
+
+// reluMask sets d = dy where y > 0 and 0 elsewhere, for ReLU outputs y
+// (never negative). The float32 case selects by the bits of y, without a
+// branch: half the outputs of a layer are 0, in no order a branch
+// predictor could learn.
+func reluMask[T Float](d, y, dy []T) {
+	y, dy = y[:len(d)], dy[:len(d)]
+	if d32, ok := any(d).([]float32); ok {
+		y32, dy32 := any(y).([]float32), any(dy).([]float32)
+		for i := range d32 {
+			// All ones when y > 0 (bits in (0, 0x7f800000]), zero when y = +0.
+			m := uint32(-int32(math.Float32bits(y32[i])) >> 31)
+			d32[i] = math.Float32frombits(math.Float32bits(dy32[i]) & m)
+		}
+		return
+	}
+	for i, v := range y {
+		if v > 0 {
+			d[i] = dy[i]
+		} else {
+			d[i] = 0
+		}
+	}
 }
 
 // gemmOp computes C = op(A) B for matrices A and B, with op(A) = A^T when
