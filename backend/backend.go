@@ -19,7 +19,7 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-func init() { G.Use(splitBLAS{base()}) }
+func init() { G.Use(splitBLAS{base(), tile}) }
 
 // BLAS returns the float32 BLAS in use, the one gorgonia also uses.
 func BLAS() blas.Float32 { return G.WhichBLAS() }

@@ -16,6 +16,10 @@ const Name = "gonum"
 // base is gorgonia's default BLAS, gonum's.
 func base() G.BLAS { return gonum.Implementation{} }
 
+// tile is the largest block of C one call computes: 3 of gonum's 64 x 64
+// blocks, under the 4 at which gonum's Sgemm starts goroutines.
+var tile = [2]int{64, 192}
+
 func describe() string {
 	return fmt.Sprintf("BLAS: gonum (pure Go), products split across %d goroutines", runtime.GOMAXPROCS(0))
 }

@@ -25,6 +25,9 @@ func init() { C.openblas_set_num_threads(1) }
 // base is the BLAS that splitBLAS calls.
 func base() G.BLAS { return netlib.Implementation{} }
 
+// tile is unset: OpenBLAS computes each band in one call.
+var tile [2]int
+
 func describe() string {
 	return fmt.Sprintf("BLAS: OpenBLAS (%s), single-threaded calls split across %d goroutines", C.GoString(C.openblas_get_config()), runtime.GOMAXPROCS(0))
 }

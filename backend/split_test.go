@@ -18,7 +18,7 @@ import (
 // to the sum of |terms|, float32 rounding over k <= 300 products.
 func TestSplitSgemm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := splitBLAS{base()}
+	s := splitBLAS{base(), tile}
 	for _, tc := range []struct{ m, n, k int }{{301, 97, 150}, {97, 301, 150}, {64, 64, 64}, {3, 5, 7}} {
 		for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
 			for _, tB := range []blas.Transpose{blas.NoTrans, blas.Trans} {
@@ -79,7 +79,7 @@ func TestSplitIsReproducible(t *testing.T) {
 		t.Skip("OpenBLAS products depend on the band width in the last bit")
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	s := splitBLAS{base()}
+	s := splitBLAS{base(), tile}
 	for _, tc := range []struct {
 		tA, tB  blas.Transpose
 		m, n, k int
