@@ -72,15 +72,20 @@ func linearDo[T Float](op linearOp, inputs []G.Value) (G.Value, error) {
 	}
 	res := op.buf.get(inputs[0].Dtype(), rows, out)
 	y := floats[T](res)
-	for r := 0; r < rows; r++ {
-		copy(y[r*out:(r+1)*out], b)
-	}
-	gemm(false, true, rows, out, in, x, in, w, in, 1, y, out) // y += x W^T
-	if op.relu {
-		for i, v := range y {
-			y[i] = max(v, 0)
+	gemm(false, true, rows, out, in, x, in, w, in, 0, y, out) // y = x W^T
+	parallelRows(rows, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			yr := y[r*out : (r+1)*out]
+			for j, bj := range b[:len(yr)] {
+				yr[j] += bj
+			}
+			if op.relu {
+				for j, v := range yr {
+					yr[j] = max(v, 0)
+				}
+			}
 		}
-	}
+	})
 	return res, nil
 }
 
