@@ -31,12 +31,13 @@ type split struct {
 	decMean          *model.Decoder  // muprop: at the mean-field point mu
 	baseFwd, baseBwd *model.Baseline // nvil
 
-	noise, z, mu, g []float64 // (B, N*K) each
-	w, kw           []float64 // (B) row weights, and those of the encoder's KL
-	sharp           []float64 // (N*K) scratch for annealed-st
-	rec, kl         []float64 // (B) of the last estimate
-	stats           Stats
-	out             []*tensor.Dense
+	noise, z, mu, g  []float64 // (B, N*K) each
+	w, kw            []float64 // (B) row weights, and those of the encoder's KL
+	sharp            []float64 // (N*K) scratch for annealed-st
+	logits, d, dMean []float64 // (B, N*K) copies of the graphs' outputs, reused
+	rec, kl          []float64 // (B) of the last estimate
+	stats            Stats
+	out              []*tensor.Dense
 }
 
 func newSplit(name string, cfg model.Config, p *model.Params, opt Options) (*split, error) {
@@ -107,7 +108,8 @@ func (s *split) estimate(x *tensor.Dense, rows int, tau float64, rng *rand.Rand)
 	if err := s.encFwd.Run(); err != nil {
 		return err
 	}
-	logits := s.encFwd.Logits()
+	s.logits = s.encFwd.LogitsInto(s.logits)
+	logits := s.logits
 	s.kl = s.encFwd.KL()
 	k := s.cfg.K
 	model.SoftmaxGroups(s.mu, logits, k, 1)
@@ -174,7 +176,8 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 		return 0, err
 	}
 	s.rec = s.dec.Rec()
-	d := s.dec.ZGrad() // w_b df_b/dz
+	s.d = s.dec.ZGradInto(s.d)
+	d := s.d // w_b df_b/dz
 
 	var base, fMean, dMean []float64 // nvil's b(x); muprop's f(mu) and w_b df/dz at mu
 	switch s.name {
@@ -190,7 +193,8 @@ func (s *split) estimateSampled(x *tensor.Dense, logits []float64, rows int, tau
 		if err := s.decMean.Run(); err != nil {
 			return 0, err
 		}
-		fMean, dMean = s.decMean.Rec(), s.decMean.ZGrad()
+		s.dMean = s.decMean.ZGradInto(s.dMean)
+		fMean, dMean = s.decMean.Rec(), s.dMean
 	}
 
 	norm := 1.0

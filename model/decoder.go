@@ -113,9 +113,12 @@ func (d *Decoder) Grads() []*tensor.Dense {
 // ZGrad returns the (B, N*K) gradient of sum_b w_b Rec_b with respect to Z,
 // row-major; nil without Options.Grad. For Bernoulli latents the second
 // entry of each pair is 0: the decoder reads only the first.
-func (d *Decoder) ZGrad() []float64 {
+func (d *Decoder) ZGrad() []float64 { return d.ZGradInto(nil) }
+
+// ZGradInto is ZGrad writing into dst when it has the capacity.
+func (d *Decoder) ZGradInto(dst []float64) []float64 {
 	if d.grads == nil {
 		return nil
 	}
-	return Float64s(d.grads[len(d.grads)-1].Value())
+	return Float64sInto(dst, d.grads[len(d.grads)-1].Value())
 }

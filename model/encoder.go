@@ -105,7 +105,10 @@ func (e *Encoder) Run() error {
 
 // Logits returns the (B, N*K) logits of q(z|x) in the categorical view,
 // row-major.
-func (e *Encoder) Logits() []float64 { return Float64s(e.logits.Value()) }
+func (e *Encoder) Logits() []float64 { return e.LogitsInto(nil) }
+
+// LogitsInto is Logits writing into dst when it has the capacity.
+func (e *Encoder) LogitsInto(dst []float64) []float64 { return Float64sInto(dst, e.logits.Value()) }
 
 // KL returns KL(q(z|x) || p(z)) of every row.
 func (e *Encoder) KL() []float64 { return Float64s(e.kl.Value()) }

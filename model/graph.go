@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -299,20 +300,25 @@ func scalarOf(v G.Value) float64 {
 
 // Float64s copies a float32 or float64 tensor value into a new []float64
 // (nil for any other value).
-func Float64s(v G.Value) []float64 {
+func Float64s(v G.Value) []float64 { return Float64sInto(nil, v) }
+
+// Float64sInto is Float64s writing into dst, which it returns, when dst
+// has the capacity, so that a loop of runs allocates nothing.
+func Float64sInto(dst []float64, v G.Value) []float64 {
 	d, ok := v.(*tensor.Dense)
 	if !ok {
 		return nil
 	}
-	switch s := d.Data().(type) {
-	case []float32:
-		out := make([]float64, len(s))
+	switch d.Dtype() {
+	case tensor.Float32:
+		s := d.Float32s()
+		dst = slices.Grow(dst[:0], len(s))[:len(s)]
 		for i, x := range s {
-			out[i] = float64(x)
+			dst[i] = float64(x)
 		}
-		return out
-	case []float64:
-		return append([]float64(nil), s...)
+		return dst
+	case tensor.Float64:
+		return append(dst[:0], d.Float64s()...)
 	}
 	return nil
 }
