@@ -26,3 +26,12 @@ func floats[T Float](d *tensor.Dense) []T {
 	}
 	return any(d.Float64s()).([]T)
 }
+
+// filled returns the tensor a forward run left in the buffer when it has
+// the given dtype and shape: what a gradient op reads from its forward op.
+func (b *outBuf) filled(dt tensor.Dtype, shape tensor.Shape) (*tensor.Dense, bool) {
+	if b.t == nil || b.t.Dtype() != dt || !b.t.Shape().Eq(shape) {
+		return nil, false
+	}
+	return b.t, true
+}

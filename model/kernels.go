@@ -45,19 +45,9 @@ func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 }
 
 // softmaxGroups32 is SoftmaxGroups for float32, with the exponentials of
-// the whole slice taken at once by expNeg32.
+// the whole slice taken at once (shiftedExp32).
 func softmaxGroups32(y, z []float32, k int, tau float64) {
-	for g := 0; g < len(z); g += k {
-		zg, yg := z[g:g+k], y[g:g+k]
-		m := math.Inf(-1)
-		for _, v := range zg {
-			m = math.Max(m, float64(v)/tau)
-		}
-		for j, v := range zg {
-			yg[j] = float32(m - float64(v)/tau)
-		}
-	}
-	expNeg32(y)
+	shiftedExp32(y, z, k, tau, nil)
 	for g := 0; g < len(y); g += k {
 		yg := y[g : g+k]
 		var sum float64
@@ -72,9 +62,16 @@ func softmaxGroups32(y, z []float32, k int, tau float64) {
 
 // groupExp sets m[g] to the largest value of the g-th group of k values
 // of x and e_j = exp(x_j - m[g]) for its members: the shifted exponentials
-// of a log-softmax. Float32 values use expNeg32 through the scratch
+// of a log-softmax. Float32 values go through shiftedExp32 and the scratch
 // space s (len(x) values).
 func groupExp[T Float](e, m []float64, x []T, k int, s []float32) {
+	if x32, ok := any(x).([]float32); ok {
+		shiftedExp32(s[:len(x)], x32, k, 1, m)
+		for i, v := range s[:len(x)] {
+			e[i] = float64(v)
+		}
+		return
+	}
 	for g := 0; g < len(x); g += k {
 		mg := math.Inf(-1)
 		for _, v := range x[g : g+k] {
@@ -82,19 +79,30 @@ func groupExp[T Float](e, m []float64, x []T, k int, s []float32) {
 		}
 		m[g/k] = mg
 	}
-	if x32, ok := any(x).([]float32); ok {
-		for i, v := range x32 {
-			s[i] = float32(m[i/k] - float64(v))
-		}
-		expNeg32(s[:len(x)])
-		for i, v := range s[:len(x)] {
-			e[i] = float64(v)
-		}
-		return
-	}
 	for i, v := range x {
 		e[i] = math.Exp(float64(v) - m[i/k])
 	}
+}
+
+// shiftedExp32 sets y_j = exp(x_j/tau - m_g) for every group g of k values
+// of x, with m_g the group's largest x_j/tau (kept in m[g] unless m is
+// nil), so no exponent is positive; y may be x itself. The exponentials of
+// the whole slice are taken at once by expNeg32.
+func shiftedExp32(y, x []float32, k int, tau float64, m []float64) {
+	for g := 0; g < len(x); g += k {
+		xg, yg := x[g:g+k], y[g:g+k]
+		mg := math.Inf(-1)
+		for _, v := range xg {
+			mg = math.Max(mg, float64(v)/tau)
+		}
+		if m != nil {
+			m[g/k] = mg
+		}
+		for j, v := range xg {
+			yg[j] = float32(mg - float64(v)/tau)
+		}
+	}
+	expNeg32(y[:len(x)])
 }
 
 // SoftmaxGroupsGrad writes into dz the gradient of a loss through

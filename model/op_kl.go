@@ -232,10 +232,12 @@ func klGradDo[T Float](op klGradOp, inputs []G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("model: categorical KL gradient: %d values for %d rows", len(dout), rows)
 	}
 	dt := inputs[0].Dtype()
-	if op.dkl.t == nil || !op.dkl.t.Shape().Eq(shape) || op.dkl.t.Dtype() != dt {
+	dklT, ok1 := op.dkl.filled(dt, shape)
+	qT, ok2 := op.q.filled(dt, shape)
+	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("model: categorical KL gradient before its forward run")
 	}
-	dkl, q := floats[T](op.dkl.t), floats[T](op.q.t)
+	dkl, q := floats[T](dklT), floats[T](qT)
 	if op.wrt == klLogits {
 		out := op.buf.get(dt, rows, cols)
 		res := floats[T](out)

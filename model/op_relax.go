@@ -135,10 +135,11 @@ func (op relaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
 
 func relaxGradDo[T Float](op relaxGradOp, inputs []G.Value) (G.Value, error) {
 	dt, shape := inputs[0].Dtype(), inputs[0].Shape()
-	if op.soft.t == nil || op.soft.t.Dtype() != dt || !op.soft.t.Shape().Eq(shape) {
+	soft, ok := op.soft.filled(dt, shape)
+	if !ok {
 		return nil, fmt.Errorf("model: gumbel-softmax gradient before its forward run")
 	}
-	y := floats[T](op.soft.t)
+	y := floats[T](soft)
 	dy, err := tensorData[T](inputs[4])
 	if err != nil {
 		return nil, err
