@@ -2,10 +2,11 @@ package backend
 
 import (
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
+
+	"gsvae/internal/parallel"
 )
 
 // splitBLAS is a BLAS whose float32 matrix products run as one call of
@@ -35,22 +36,19 @@ func (s splitBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []
 		p.tiles(0, 0, m, n)
 		return
 	}
-	// Every band runs on a new goroutine: running one on the calling
-	// goroutine measured slower (floor 6.9 against 5.0 ms), as the others
-	// then wait for another CPU's scheduler while this one is in C.
-	var wg sync.WaitGroup
-	for q := range parts {
-		wg.Go(func() {
-			if m >= n {
-				lo, hi := q*m/parts, (q+1)*m/parts
-				p.tiles(lo, 0, hi-lo, n)
-			} else {
-				lo, hi := q*n/parts, (q+1)*n/parts
-				p.tiles(0, lo, m, hi-lo)
-			}
-		})
-	}
-	wg.Wait()
+	// The first band runs on the calling goroutine, the others on
+	// parallel's helpers. (With a new goroutine per band instead, the
+	// caller had to run none: while it was in C the others waited for a
+	// scheduler.)
+	parallel.Run(parts, func(q int) {
+		if m >= n {
+			lo, hi := q*m/parts, (q+1)*m/parts
+			p.tiles(lo, 0, hi-lo, n)
+		} else {
+			lo, hi := q*n/parts, (q+1)*n/parts
+			p.tiles(0, lo, m, hi-lo)
+		}
+	})
 }
 
 // product is one Sgemm call's arguments but its shape.

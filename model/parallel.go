@@ -2,7 +2,8 @@ package model
 
 import (
 	"runtime"
-	"sync"
+
+	"gsvae/internal/parallel"
 )
 
 // parallelRows splits rows [0, n) into one contiguous range per CPU and
@@ -15,14 +16,5 @@ func parallelRows(n, minRows int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
+	parallel.Run(workers, func(w int) { f(w*n/workers, (w+1)*n/workers) })
 }

@@ -3,7 +3,8 @@ package train
 import (
 	"fmt"
 	"runtime"
-	"sync"
+
+	"gsvae/internal/parallel"
 )
 
 // Optimizer names accepted by Config.Optimizer.
@@ -104,9 +105,5 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 			update(w[a:b], grads[i][a:b], o.M[i][a:b], v)
 		}
 	}
-	var wg sync.WaitGroup
-	for p := range workers {
-		wg.Go(func() { part(p) })
-	}
-	wg.Wait()
+	parallel.Run(workers, part)
 }
