@@ -40,6 +40,16 @@ func adamGo(r adamRule, w, g, m, v []float32) {
 	}
 }
 
+// adamChecked is adamGo after checking that every gradient is finite: it
+// reports whether they were, and changes nothing if not.
+func adamChecked(r adamRule, w, g, m, v []float32) bool {
+	if !allFiniteGo(g[:len(w)]) {
+		return false
+	}
+	adamGo(r, w, g, m, v)
+	return true
+}
+
 // allFiniteGo reports whether no element of x is NaN or infinite.
 func allFiniteGo(x []float32) bool {
 	for _, v := range x {

@@ -74,7 +74,9 @@ func FitBaseline(cfg model.Config, p *model.Params, x []float32, steps int, seed
 		for i, g := range est.Grads()[nModel:] {
 			grads[i] = g.Float32s()
 		}
-		opt.Step(params, grads)
+		if i := opt.Step(params, grads); i >= 0 {
+			return cfg, nil, fmt.Errorf("fit baseline: %w: gradient of %s", ErrNonFinite, fit.Names[nModel+i])
+		}
 	}
 	return withBase, fit, nil
 }

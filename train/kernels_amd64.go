@@ -10,10 +10,12 @@ import "golang.org/x/sys/cpu"
 var hasAVX = cpu.X86.HasAVX
 
 // adamAVX applies r to the first len(w) elements, len(w) a multiple of 8,
-// eight at a time.
+// eight at a time, checking each eight gradients before it applies them:
+// it returns len(w), or the index of the first eight that hold a NaN or an
+// infinity, which it leaves unwritten with all after them.
 //
 //go:noescape
-func adamAVX(r *adamRule, w, g, m, v []float32)
+func adamAVX(r *adamRule, w, g, m, v []float32) int
 
 // diffSumAVX adds x[i] - x[i] into acc[i%8] for every i < len(x), len(x)
 // a multiple of 8.
@@ -21,17 +23,22 @@ func adamAVX(r *adamRule, w, g, m, v []float32)
 //go:noescape
 func diffSumAVX(x []float32, acc *[8]float32)
 
-// adam applies the rule to every element: eight at a time in AVX
-// registers where the CPU has them, the rest in Go. Square root and
-// division are correctly rounded in both, and neither fuses a
-// multiply-add, so both give the same bits (TestAdamKernelMatchesGo).
-func adam(r adamRule, w, g, m, v []float32) {
+// adam applies the rule to every element and reports whether every
+// gradient was finite: eight at a time in AVX registers where the CPU has
+// them, the rest in Go. It checks the gradients as it goes, so a NaN or an
+// infinity stops it part way, leaving the elements from there on (at
+// least from the eight that hold it) unchanged. Square root and division
+// are correctly rounded in both, and neither fuses a multiply-add, so both
+// give the same bits (TestAdamKernelMatchesGo).
+func adam(r adamRule, w, g, m, v []float32) bool {
 	n := 0
 	if hasAVX {
 		n = len(w) &^ 7
-		adamAVX(&r, w[:n], g[:n], m[:n], v[:n])
+		if adamAVX(&r, w[:n], g[:n], m[:n], v[:n]) < n {
+			return false
+		}
 	}
-	adamGo(r, w[n:], g[n:], m[n:], v[n:])
+	return adamChecked(r, w[n:], g[n:], m[n:], v[n:])
 }
 
 // allFinite reports whether no element of x is NaN or infinite: x - x is

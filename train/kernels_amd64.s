@@ -2,11 +2,14 @@
 
 #include "textflag.h"
 
-// func adamAVX(r *adamRule, w, g, m, v []float32)
+// func adamAVX(r *adamRule, w, g, m, v []float32) int
 // len(w) is a multiple of 8 and g, m, v are at least as long.
 // Per element, in adamGo's order of operations:
 //   m = b1*m + c1*g;  v = b2*v + (c2*g)*g;  w = w - (step*m) / (sqrt(v)*s + eps)
-TEXT ·adamAVX(SB), NOSPLIT, $0-104
+// Each eight gradients are checked first: g - g is +0 when g is finite and
+// NaN otherwise. At eight that hold a NaN or an infinity it stops, before
+// writing them, and returns their index; else it returns len(w).
+TEXT ·adamAVX(SB), NOSPLIT, $0-112
 	MOVQ r+0(FP), AX
 	MOVQ w_base+8(FP), DI
 	MOVQ w_len+16(FP), CX
@@ -26,6 +29,9 @@ TEXT ·adamAVX(SB), NOSPLIT, $0-104
 
 loop:
 	VMOVUPS (SI)(BX*1), Y0   // g
+	VSUBPS  Y0, Y0, Y15      // g - g
+	VPTEST  Y15, Y15         // all bits zero unless some g is not finite
+	JNZ     bad
 	VMULPS  (R8)(BX*1), Y8, Y1 // b1*m
 	VMULPS  Y0, Y9, Y2       // c1*g
 	VADDPS  Y2, Y1, Y1       // m
@@ -48,6 +54,14 @@ loop:
 	JL   loop
 
 done:
+	SHRQ $2, CX
+	MOVQ CX, ret+104(FP)
+	VZEROUPPER
+	RET
+
+bad:
+	SHRQ $2, BX
+	MOVQ BX, ret+104(FP)
 	VZEROUPPER
 	RET
 

@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"gsvae/internal/parallel"
 )
@@ -64,22 +65,31 @@ func NewOptimizer(kind string, lr float64, sizes []int) (*Optimizer, error) {
 	return o, nil
 }
 
-// Step updates every params[i] in place from its gradient grads[i].
-func (o *Optimizer) Step(params, grads [][]float32) {
+// Step updates every params[i] in place from its gradient grads[i] and
+// returns -1, or else the index of a tensor whose gradient holds a NaN or
+// an infinity. The update rules check the gradients as they apply them,
+// so the check costs no pass of its own; a non-finite gradient therefore
+// stops the update part way, leaving params partly updated: the caller
+// must discard them (training stops, keeping the last checkpoint).
+func (o *Optimizer) Step(params, grads [][]float32) int {
 	o.T++
-	var update func(w, g, m, v []float32)
+	var update func(w, g, m, v []float32) bool
 	switch o.Kind {
 	case OptMomentum:
 		lr := float32(o.LR)
-		update = func(w, g, m, _ []float32) {
+		update = func(w, g, m, _ []float32) bool {
+			if !allFinite(g[:len(w)]) {
+				return false
+			}
 			for j := range w {
 				m[j] = momentum*m[j] + g[j]
 				w[j] -= lr * m[j]
 			}
+			return true
 		}
 	default:
 		r := newAdamRule(o.LR, o.T)
-		update = func(w, g, m, v []float32) { adam(r, w, g, m, v) }
+		update = func(w, g, m, v []float32) bool { return adam(r, w, g, m, v) }
 	}
 	// Every element is updated independently, so splitting the work
 	// across CPUs changes no result. Each CPU takes one contiguous range
@@ -89,6 +99,7 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 		total += len(w)
 	}
 	workers := min(runtime.GOMAXPROCS(0), 1+total/(1<<15))
+	var bad atomic.Int64 // 1 + the lowest index of a non-finite gradient, or 0
 	part := func(p int) {
 		lo, hi := p*total/workers, (p+1)*total/workers
 		off := 0 // offset of params[i] in the whole
@@ -102,8 +113,16 @@ func (o *Optimizer) Step(params, grads [][]float32) {
 			if o.V != nil {
 				v = o.V[i][a:b]
 			}
-			update(w[a:b], grads[i][a:b], o.M[i][a:b], v)
+			if !update(w[a:b], grads[i][a:b], o.M[i][a:b], v) {
+				for old := bad.Load(); old == 0 || int64(i) < old-1; old = bad.Load() {
+					if bad.CompareAndSwap(old, int64(i)+1) {
+						break
+					}
+				}
+				return
+			}
 		}
 	}
 	parallel.Run(workers, part)
+	return int(bad.Load()) - 1
 }

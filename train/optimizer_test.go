@@ -122,7 +122,9 @@ func BenchmarkAdam(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		o.Step(params, grads)
+		if bad := o.Step(params, grads); bad != -1 {
+			b.Fatalf("tensor %d reported non-finite", bad)
+		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
 }
@@ -148,7 +150,9 @@ func TestAdamKernelMatchesGo(t *testing.T) {
 				v[i] = float32(rng.Float64() * 1e-6)
 			}
 			w2, m2, v2 := slices.Clone(w), slices.Clone(m), slices.Clone(v)
-			adam(r, w, g, m, v)
+			if !adam(r, w, g, m, v) {
+				t.Fatalf("n %d: finite gradients reported non-finite", n)
+			}
 			adamGo(r, w2, g, m2, v2)
 			for i := range w {
 				if w[i] != w2[i] || m[i] != m2[i] || v[i] != v2[i] {
@@ -183,6 +187,48 @@ func TestAllFinite(t *testing.T) {
 	}
 }
 
+// TestStepFindsNonFiniteGradient puts one NaN or infinity in one tensor's
+// gradient, at the start, inside and at the end of a tensor and of a CPU's
+// range, in the eight-wide body and the tail, and checks that Step reports
+// that tensor and leaves the weight of the bad gradient as it was, with
+// both optimisers.
+func TestStepFindsNonFiniteGradient(t *testing.T) {
+	sizes := []int{70001, 3, 1, 40000, 9}
+	for _, tc := range []struct {
+		tensor, at int
+		v          float32
+	}{
+		{0, 0, float32(math.NaN())},
+		{0, 4096 + 17, float32(math.Inf(1))},
+		{0, 70000, float32(math.Inf(-1))},
+		{3, 0, float32(math.NaN())},
+		{3, 39999, float32(math.NaN())},
+		{4, 8, float32(math.Inf(1))},
+	} {
+		for _, kind := range []string{OptAdam, OptMomentum} {
+			o, err := NewOptimizer(kind, 1e-3, sizes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var params, grads [][]float32
+			for _, n := range sizes {
+				w, g := make([]float32, n), make([]float32, n)
+				for i := range g {
+					g[i] = 1
+				}
+				params, grads = append(params, w), append(grads, g)
+			}
+			grads[tc.tensor][tc.at] = tc.v
+			if got := o.Step(params, grads); got != tc.tensor {
+				t.Errorf("%s, %v at tensor %d [%d]: Step reported %d", kind, tc.v, tc.tensor, tc.at, got)
+			}
+			if w := params[tc.tensor][tc.at]; w != 0 {
+				t.Errorf("%s, %v at tensor %d [%d]: its weight was updated to %v", kind, tc.v, tc.tensor, tc.at, w)
+			}
+		}
+	}
+}
+
 // TestStepCoversEveryParameter checks that Step, which splits the
 // parameters laid end to end into one range per CPU, updates every element
 // of every tensor exactly once: the result must equal adamGo applied to
@@ -203,7 +249,9 @@ func TestStepCoversEveryParameter(t *testing.T) {
 		params, grads, want = append(params, w), append(grads, g), append(want, slices.Clone(w))
 	}
 	for range 2 {
-		o.Step(params, grads)
+		if bad := o.Step(params, grads); bad != -1 {
+			t.Fatalf("Step reported tensor %d non-finite", bad)
+		}
 	}
 	r1, r2 := newAdamRule(1e-3, 1), newAdamRule(1e-3, 2)
 	for i, w := range want {

@@ -158,7 +158,9 @@ func (st *State) run(ctx context.Context, out Output) error {
 			gv, err = st.trackGradVar(ctx, trainSet, out.Progress)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			// A non-finite gradient leaves the weights partly updated
+			// (see Optimizer.Step): they are never saved.
+			if ctx.Err() != nil && !errors.Is(err, ErrNonFinite) {
 				return st.interrupt(batches, log, err)
 			}
 			return err
@@ -266,10 +268,13 @@ func (st *State) update(est *estimator.Estimator, rows int, tau float64, rng *ra
 		params[i] = st.Params.Tensors[i].Float32s()
 		grads[i] = g.Float32s()
 	}
-	if err := st.checkFinite(est, loss, grads); err != nil {
+	if err := st.checkLoss(est, loss); err != nil {
 		return 0, err
 	}
-	st.Opt.Step(params, grads)
+	if i := st.Opt.Step(params, grads); i >= 0 {
+		g := grads[i]
+		return 0, fmt.Errorf("%w: gradient of %s is %v at step %d; %s", ErrNonFinite, st.Params.Names[i], g[slices.IndexFunc(g, func(v float32) bool { return v-v != 0 })], st.Step, st.lastCheckpoint())
+	}
 	st.Stats = est.Stats()
 	st.Step++
 	return loss, nil
@@ -327,33 +332,27 @@ func describe(cfg model.Config) string {
 	return fmt.Sprintf("%dx%d categorical", cfg.N, cfg.K)
 }
 
-// ErrNonFinite reports a NaN or infinite loss or gradient: training stops
-// before the bad update reaches the weights.
+// ErrNonFinite reports a NaN or infinite loss or gradient: training stops,
+// discarding the weights in memory and keeping the last checkpoint as it
+// was.
 var ErrNonFinite = errors.New("non-finite value")
 
-// checkFinite returns ErrNonFinite, naming the step and the term or
-// parameter that went bad, unless the loss and every gradient are finite.
-func (st *State) checkFinite(est *estimator.Estimator, loss float64, grads [][]float32) error {
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		var bad []string
-		for _, t := range []struct {
-			name string
-			v    []float64
-		}{{"reconstruction", est.Rec()}, {"KL", est.KL()}} {
-			if slices.ContainsFunc(t.v, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
-				bad = append(bad, t.name)
-			}
-		}
-		return fmt.Errorf("%w: loss is %v at step %d (non-finite terms: %s); %s", ErrNonFinite, loss, st.Step, strings.Join(bad, ", "), st.lastCheckpoint())
+// checkLoss returns ErrNonFinite, naming the step and the terms that went
+// bad, unless the loss is finite. (Optimizer.Step checks the gradients.)
+func (st *State) checkLoss(est *estimator.Estimator, loss float64) error {
+	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+		return nil
 	}
-	for i, g := range grads {
-		if allFinite(g) {
-			continue
+	var bad []string
+	for _, t := range []struct {
+		name string
+		v    []float64
+	}{{"reconstruction", est.Rec()}, {"KL", est.KL()}} {
+		if slices.ContainsFunc(t.v, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+			bad = append(bad, t.name)
 		}
-		bad := g[slices.IndexFunc(g, func(v float32) bool { return v-v != 0 })]
-		return fmt.Errorf("%w: gradient of %s is %v at step %d; %s", ErrNonFinite, st.Params.Names[i], bad, st.Step, st.lastCheckpoint())
 	}
-	return nil
+	return fmt.Errorf("%w: loss is %v at step %d (non-finite terms: %s); %s", ErrNonFinite, loss, st.Step, strings.Join(bad, ", "), st.lastCheckpoint())
 }
 
 // lastCheckpoint says what a stopped run leaves behind, for its error.
