@@ -54,8 +54,9 @@ func softmaxGroups32(y, z []float32, k int, tau float64) {
 		for _, v := range yg {
 			sum += float64(v)
 		}
+		inv := 1 / sum
 		for j, v := range yg {
-			yg[j] = float32(float64(v) / sum)
+			yg[j] = float32(float64(v) * inv)
 		}
 	}
 }
@@ -87,19 +88,25 @@ func groupExp[T Float](e, m []float64, x []T, k int, s []float32) {
 // shiftedExp32 sets y_j = exp(x_j/tau - m_g) for every group g of k values
 // of x, with m_g the group's largest x_j/tau (kept in m[g] unless m is
 // nil), so no exponent is positive; y may be x itself. The exponentials of
-// the whole slice are taken at once by expNeg32.
+// the whole slice are taken at once by expNeg32. It multiplies by 1/tau
+// rather than dividing (a float64 rounding apart, far below float32's), as
+// divisions cost as much as the rest of the loop; a NaN makes its group's
+// y NaN.
 func shiftedExp32(y, x []float32, k int, tau float64, m []float64) {
+	scale := 1 / tau
 	for g := 0; g < len(x); g += k {
 		xg, yg := x[g:g+k], y[g:g+k]
 		mg := math.Inf(-1)
 		for _, v := range xg {
-			mg = math.Max(mg, float64(v)/tau)
+			if u := float64(v) * scale; u > mg || u != u {
+				mg = u
+			}
 		}
 		if m != nil {
 			m[g/k] = mg
 		}
 		for j, v := range xg {
-			yg[j] = float32(mg - float64(v)/tau)
+			yg[j] = float32(mg - float64(v)*scale)
 		}
 	}
 	expNeg32(y[:len(x)])

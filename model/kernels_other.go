@@ -17,3 +17,12 @@ func expNeg32(a []float32) {
 		a[i] = float32(expNegFast(float64(v)))
 	}
 }
+
+// biasAct32 is biasActGo for float32.
+func biasAct32(y, b []float32, relu bool) { biasActGo(y, b, relu) }
+
+// reluMask32 is reluMaskGo for float32.
+func reluMask32(d, y, dy []float32) { reluMaskGo(d, y, dy) }
+
+// colSum32 is colSumGo for float32, over all len(s) columns.
+func colSum32(s, d []float32, rows int) { colSumGo(s, d, rows, len(s)) }

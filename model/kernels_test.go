@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -104,12 +105,15 @@ func TestExpNeg32(t *testing.T) {
 	}
 }
 
-// TestReluMask checks the branch-free float32 ReLU gradient against its
-// definition on outputs 0, the smallest subnormal, ordinary values and
-// +Inf, with gradients of both signs.
-func TestReluMask(t *testing.T) {
-	y := []float32{0, math.SmallestNonzeroFloat32, 1, 0, 3.5, float32(math.Inf(1)), 0, 2}
-	dy := []float32{1, -2, 3, -4, -5, 6, float32(math.Inf(-1)), -0.25}
+// TestReluMaskKernel checks the float32 ReLU gradient (the AVX2 kernel
+// where the CPU has it, for the first 8 elements, and the Go loop for the
+// rest) against its definition on outputs +0, -0, the smallest subnormal,
+// ordinary values and +Inf, with gradients of both signs: d = dy where
+// y > 0, else +0.
+func TestReluMaskKernel(t *testing.T) {
+	y := []float32{0, math.SmallestNonzeroFloat32, 1, float32(math.Copysign(0, -1)), 3.5, float32(math.Inf(1)), 0, 2,
+		0, 1, float32(math.Copysign(0, -1))}
+	dy := []float32{1, -2, 3, -4, -5, 6, float32(math.Inf(-1)), -0.25, -7, -8, 9}
 	d := make([]float32, len(y))
 	reluMask(d, y, dy)
 	for i := range y {
@@ -119,6 +123,71 @@ func TestReluMask(t *testing.T) {
 		}
 		if d[i] != want || math.Signbit(float64(d[i])) != math.Signbit(float64(want)) {
 			t.Errorf("y %v, dy %v: got %v, want %v", y[i], dy[i], d[i], want)
+		}
+	}
+}
+
+// TestLinearKernels checks that the float32 kernels of the linear layer
+// (bias and ReLU, ReLU gradient, column sum; AVX2 where the CPU has it)
+// give the same bits as their Go loops, on lengths that exercise the
+// eight-wide body and the tail, with values that include +-0, NaN,
+// infinities and subnormals. Same bits is the contract: both do the same
+// float32 operations in the same order.
+func TestLinearKernels(t *testing.T) {
+	t.Logf("AVX2 kernels in use: %t", hasAVX2FMA)
+	rng := rand.New(rand.NewPCG(3, 4))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1, -1}
+	draw := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			if rng.IntN(4) == 0 {
+				x[i] = special[rng.IntN(len(special))]
+			}
+		}
+		return x
+	}
+	same := func(a, b []float32) bool {
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 200, 515} {
+		for _, relu := range []bool{false, true} {
+			y, b := draw(n), draw(n)
+			if n >= 3 { // -0 + -0 = -0, which the ReLU makes +0; NaN + 1
+				negZero := float32(math.Copysign(0, -1))
+				y[0], b[0], y[2], b[2] = negZero, negZero, float32(math.NaN()), 1
+			}
+			want := slices.Clone(y)
+			biasActGo(want, b, relu)
+			biasAct32(y, b, relu)
+			if !same(y, want) {
+				t.Errorf("bias n %d relu %t: kernel %v, Go %v", n, relu, y, want)
+			}
+		}
+		y, dy := draw(n), draw(n)
+		for i, v := range y { // ReLU outputs: +0, positive or NaN
+			y[i] = max(v, 0)
+		}
+		d, want := make([]float32, n), make([]float32, n)
+		reluMaskGo(want, y, dy)
+		reluMask32(d, y, dy)
+		if !same(d, want) {
+			t.Errorf("ReLU gradient n %d: kernel %v, Go %v", n, d, want)
+		}
+		for _, rows := range []int{1, 2, 100} {
+			m := draw(rows * n)
+			s, want := make([]float32, n), make([]float32, n)
+			colSumGo(want, m, rows, n)
+			colSum32(s, m, rows)
+			if !same(s, want) {
+				t.Errorf("column sum n %d rows %d: kernel %v, Go %v", n, rows, s, want)
+			}
 		}
 	}
 }

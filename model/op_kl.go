@@ -168,25 +168,30 @@ func klDo[T Float](op klOp, inputs []G.Value) (G.Value, error) {
 	dkl, q := floats[T](op.dkl.get(dt, rows, cols)), floats[T](op.q.get(dt, rows, cols))
 	parallelRows(rows, 16, func(lo, hi int) {
 		e, m, s := make([]float64, cols), make([]float64, cols/k), make([]float32, cols)
+		lratio, sums, negLogSums := make([]float64, cols), make([]float64, cols/k), make([]float64, cols/k)
 		for r := lo; r < hi; r++ {
 			row := r * cols
 			groupExp(e, m, logits[row:row+cols], k, s)
-			var kl float64
 			for g := 0; g < cols; g += k {
 				var sum float64
 				for _, v := range e[g : g+k] {
 					sum += v
 				}
-				lse := m[g/k] + math.Log(sum)
+				sums[g/k] = sum
+			}
+			negLog64(negLogSums, sums) // the row's logarithms at once: 4 at a time with AVX2
+			var kl float64
+			for g := 0; g < cols; g += k {
+				lse, inv := m[g/k]-negLogSums[g/k], 1/sums[g/k]
 				var kln float64 // KL of this variable
 				for j := g; j < g+k; j++ {
-					qj := e[j] / sum
-					e[j] = qj
+					qj, lr := e[j]*inv, float64(logits[row+j])-lse-logp[j] // q_j, log(q_j/p_j)
+					e[j], lratio[j] = qj, lr
 					q[row+j] = T(qj)
-					kln += qj * (float64(logits[row+j]) - lse - logp[j])
+					kln += qj * lr
 				}
 				for j := g; j < g+k; j++ {
-					dkl[row+j] = T(e[j] * (float64(logits[row+j]) - lse - logp[j] - kln))
+					dkl[row+j] = T(e[j] * (lratio[j] - kln))
 				}
 				kl += kln
 			}

@@ -73,20 +73,36 @@ func linearDo[T Float](op linearOp, inputs []G.Value) (G.Value, error) {
 	res := op.buf.get(inputs[0].Dtype(), rows, out)
 	y := floats[T](res)
 	gemm(false, true, rows, out, in, x, in, w, in, 0, y, out) // y = x W^T
+	addBiasRows(y, b, rows, op.relu)
+	return res, nil
+}
+
+// addBiasRows applies biasActGo (or its float32 kernel) to each of the
+// rows of y, rows split across CPUs.
+func addBiasRows[T Float](y, b []T, rows int, relu bool) {
+	act := biasActGo[T]
+	if f, ok := any(biasAct32).(func(y, b []T, relu bool)); ok {
+		act = f
+	}
+	out := len(y) / rows
 	parallelRows(rows, 16, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			yr := y[r*out : (r+1)*out]
-			for j, bj := range b[:len(yr)] {
-				yr[j] += bj
-			}
-			if op.relu {
-				for j, v := range yr {
-					yr[j] = max(v, 0)
-				}
-			}
+			act(y[r*out:(r+1)*out], b, relu)
 		}
 	})
-	return res, nil
+}
+
+// biasActGo adds b to the row y and, with relu, clamps it at 0 as the
+// ReLU does: y = max(y + b, 0).
+func biasActGo[T Float](y, b []T, relu bool) {
+	for j, bj := range b[:len(y)] {
+		y[j] += bj
+	}
+	if relu {
+		for j, v := range y {
+			y[j] = max(v, 0)
+		}
+	}
 }
 
 func (op linearOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
@@ -159,26 +175,32 @@ func reluGradDo[T Float](op reluGradOp, inputs []G.Value) (G.Value, error) {
 }
 
 // reluMask sets d = dy where y > 0 and 0 elsewhere, for ReLU outputs y
-// (never negative). The float32 case selects by the bits of y, without a
-// branch: half the outputs of a layer are 0, in no order a branch
-// predictor could learn.
+// (never negative).
 func reluMask[T Float](d, y, dy []T) {
-	y, dy = y[:len(d)], dy[:len(d)]
-	if d32, ok := any(d).([]float32); ok {
-		y32, dy32 := any(y).([]float32), any(dy).([]float32)
-		for i := range d32 {
-			// All ones when y > 0 (bits in (0, 0x7f800000]), zero when y = +0.
-			m := uint32(-int32(math.Float32bits(y32[i])) >> 31)
-			d32[i] = math.Float32frombits(math.Float32bits(dy32[i]) & m)
-		}
+	if f, ok := any(reluMask32).(func(d, y, dy []T)); ok {
+		f(d, y, dy)
 		return
 	}
+	y, dy = y[:len(d)], dy[:len(d)]
 	for i, v := range y {
 		if v > 0 {
 			d[i] = dy[i]
 		} else {
 			d[i] = 0
 		}
+	}
+}
+
+// reluMaskGo is reluMask for float32, selecting by the bits of y without
+// a branch: half the outputs of a layer are 0, in no order a branch
+// predictor could learn. d = dy where the bits of y read as an int32 are
+// positive (y > 0, or a NaN without its sign bit, which passes the NaN
+// on), else +0.
+func reluMaskGo(d, y, dy []float32) {
+	y, dy = y[:len(d)], dy[:len(d)]
+	for i := range d {
+		m := uint32(-int64(int32(math.Float32bits(y[i]))) >> 63) // all ones or zero
+		d[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
 	}
 }
 
@@ -286,13 +308,23 @@ func colSumDo[T Float](op colSumOp, inputs []G.Value) (G.Value, error) {
 	rows, n := inputs[0].Shape()[0], inputs[0].Shape()[1]
 	res := op.buf.get(inputs[0].Dtype(), 1, n)
 	s := floats[T](res)
-	copy(s, d[:n])
+	if f, ok := any(colSum32).(func(s, d []T, rows int)); ok {
+		f(s, d, rows)
+	} else {
+		colSumGo(s, d, rows, n)
+	}
+	return res, nil
+}
+
+// colSumGo sets s to the sum of the rows of d, whose rows are stride
+// apart, over the first len(s) columns, adding the rows in order.
+func colSumGo[T Float](s, d []T, rows, stride int) {
+	copy(s, d[:len(s)])
 	for r := 1; r < rows; r++ {
-		for j, v := range d[r*n : (r+1)*n] {
+		for j, v := range d[r*stride : r*stride+len(s)] {
 			s[j] += v
 		}
 	}
-	return res, nil
 }
 
 // gemm computes C = op(A) op(B) + beta C with gorgonia's BLAS (OpenBLAS
