@@ -11,9 +11,9 @@ import (
 // always finite: -3.61 < g < 36.74.
 //
 // The draws are made in order from rng into a scratch slice of float64
-// (u near 1 would round to 1 in float32); both logarithms are then taken
-// on all CPUs. For float64 dst they are math.Log's. For []float32 dst
-// (training) they are gumbel32's: on CPUs with AVX2 and FMA an assembly
+// (u near 1 would round to 1 in float32); then both logarithms are taken.
+// For float64 dst they are math.Log's, on all CPUs. For []float32 dst
+// (training) they are gumbel32's, on all CPUs beyond 65536 values: on CPUs with AVX2 and FMA an assembly
 // kernel computes both logs in float64, four lanes at a time, to about 1
 // float64 ulp, and rounds once to float32, so each value is within 1
 // float32 ulp of float32(-math.Log(-math.Log(u))) except for |g| below
