@@ -1,7 +1,6 @@
 package model
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -16,7 +15,8 @@ type Config struct {
 	// K is the number of classes of each latent variable.
 	K int `json:"k"`
 	// Hidden lists the encoder's hidden layer widths, input side first; the
-	// decoder uses them in reverse order.
+	// decoder uses them in reverse order. Empty gives the linear encoder and
+	// decoder of the paper's figures (784-200-784).
 	Hidden []int `json:"hidden"`
 	// Input is the number of pixels of one image.
 	Input int `json:"input"`
@@ -103,8 +103,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: K = %d: a categorical variable needs 2 to %d classes", c.K, maxWidth)
 	case c.Input < 1:
 		return fmt.Errorf("model: input size %d is not positive", c.Input)
-	case len(c.Hidden) == 0:
-		return errors.New("model: no hidden layers")
 	case c.Prior != "" && c.Prior != PriorUniform && c.Prior != PriorLearned:
 		return fmt.Errorf("model: prior %q: want %s or %s", c.Prior, PriorUniform, PriorLearned)
 	case c.Kind != "" && c.Kind != LatentCategorical && c.Kind != LatentBernoulli:

@@ -38,7 +38,7 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of latent variables")
 	fs.IntVar(&cfg.Model.K, "K", cfg.Model.K, "`classes` per latent variable (at least 2)")
 	fs.StringVar(&cfg.Model.Prior, "prior", cfg.Model.Prior, "prior over each latent variable: `uniform` or learned (its logits trained with the rest)")
-	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated; the decoder mirrors them")
+	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated, or none for the paper's linear encoder and decoder; the decoder mirrors them")
 	fs.Float64Var(&cfg.Tau0, "tau0", cfg.Tau0, "initial Gumbel-Softmax `temperature`")
 	fs.Float64Var(&cfg.TauMin, "tau-min", cfg.TauMin, "lowest `temperature` of the schedule tau = max(tau-min, tau0*exp(-rate*t))")
 	fs.Float64Var(&cfg.AnnealRate, "anneal-rate", cfg.AnnealRate, "annealing `rate` r per step (0 keeps tau0)")
@@ -158,6 +158,9 @@ func isSet(fs *flag.FlagSet, name string) bool {
 type widths []int
 
 func (w *widths) String() string {
+	if len(*w) == 0 {
+		return "none"
+	}
 	s := make([]string, len(*w))
 	for i, v := range *w {
 		s[i] = strconv.Itoa(v)
@@ -166,6 +169,10 @@ func (w *widths) String() string {
 }
 
 func (w *widths) Set(s string) error {
+	if strings.TrimSpace(s) == "none" {
+		*w = []int{}
+		return nil
+	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		v, err := strconv.Atoi(strings.TrimSpace(f))

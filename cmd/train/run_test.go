@@ -369,3 +369,25 @@ func wantMetrics(t *testing.T, path string, n int) {
 		}
 	}
 }
+
+// TestRunLinear checks that -hidden none trains the paper's linear VAE
+// (one weight matrix and bias each way) and that a resume repeating
+// -hidden none is accepted as the saved setting.
+func TestRunLinear(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := []string{"-epochs", "1", "-limit", "200", "-batch", "50", "-N", "3", "-K", "4", "-hidden", "none", "-out", dir}
+	if r := runTrain(context.Background(), t, args...); r.code != cli.ExitOK {
+		t.Fatalf("exit status %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	st, err := train.Load(filepath.Join(dir, train.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Config.Model.Hidden) != 0 || len(st.Params.Tensors) != 4 {
+		t.Errorf("hidden %v and %d parameter tensors, want none and 4 (enc0.w, enc0.b, dec0.w, dec0.b)", st.Config.Model.Hidden, len(st.Params.Tensors))
+	}
+	r := runTrain(context.Background(), t, "-resume", "-out", dir, "-hidden", "none")
+	if r.code != cli.ExitOK {
+		t.Errorf("resume repeating -hidden none: exit status %d, stderr %q", r.code, r.stderr)
+	}
+}
