@@ -139,3 +139,16 @@ func (h *helper) loop() {
 		h.done.Store(seen)
 	}
 }
+
+// Rows splits the rows [0, n) into one contiguous range per CPU and calls
+// f on each concurrently; work on fewer than minRows rows per CPU stays on
+// the calling goroutine. Each range is written by one goroutine only, so
+// results do not depend on the number of CPUs.
+func Rows(n, minRows int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/max(minRows, 1))
+	if workers <= 1 {
+		f(0, n)
+		return
+	}
+	Run(workers, func(w int) { f(w*n/workers, (w+1)*n/workers) })
+}

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"math"
@@ -72,7 +72,7 @@ func randomUniforms(n int, seed uint64) []float64 {
 // algorithm is below 1 ulp; the reference adds up to 1 more, and the
 // kernel's FMAs round differently).
 func TestNegLogKernel(t *testing.T) {
-	t.Logf("AVX2 kernel in use: %t", hasAVX2FMA)
+	t.Logf("AVX2 kernel in use: %t", HasAVX2FMA)
 	nearOne := make([]float64, 0, 256)
 	for j := 1; j <= 64; j++ {
 		nearOne = append(nearOne, 1-float64(j)*math.Exp2(-53), 1+float64(j)*math.Exp2(-52))
@@ -104,7 +104,7 @@ func TestNegLogKernel(t *testing.T) {
 	}
 	for _, c := range cases {
 		got := make([]float64, len(c.x))
-		negLog64(got, c.x)
+		NegLog64(got, c.x)
 		worst, at := 0.0, c.x[0]
 		for i, x := range c.x {
 			want := -math.Log(x)
@@ -128,7 +128,7 @@ func TestNegLogKernel(t *testing.T) {
 // math.Log tail) and around 64 and 128 (the kernel's blocks). Where
 // |g| > 1e-6 it also requires at most 1 float32 ulp outright.
 func TestGumbelKernel(t *testing.T) {
-	t.Logf("AVX2 kernel in use: %t", hasAVX2FMA)
+	t.Logf("AVX2 kernel in use: %t", HasAVX2FMA)
 	u := math.Exp(-1)
 	for range 100 {
 		u = math.Nextafter(u, 0)
@@ -160,7 +160,7 @@ func TestGumbelKernel(t *testing.T) {
 	}
 	for _, c := range cases {
 		got := make([]float32, len(c.u))
-		gumbel32(got, c.u)
+		Gumbel32(got, c.u)
 		worst, worstFar, diffs, minG := 0.0, 0.0, 0, math.Inf(1)
 		for i, u := range c.u {
 			g := -math.Log(-math.Log(u))
@@ -187,52 +187,9 @@ func TestGumbelKernel(t *testing.T) {
 	}
 }
 
-// TestSampleGumbelKernel draws the same uniforms (two generators with one
-// seed) into float32 and float64 noise and checks each float32 value
-// against the float64 one within gumbelTol. The length, not a multiple of
-// 4 and above parallelRows' 4096, gives ranges that start unaligned and
-// end in tails.
-func TestSampleGumbelKernel(t *testing.T) {
-	const n = 100003
-	g32, g64 := make([]float32, n), make([]float64, n)
-	SampleGumbel(g32, rand.New(rand.NewPCG(5, 6)))
-	SampleGumbel(g64, rand.New(rand.NewPCG(5, 6)))
-	diffs := 0
-	for i, g := range g64 {
-		want := float32(g)
-		d := math.Abs(float64(g32[i]) - float64(want))
-		if d != 0 {
-			diffs++
-		}
-		if d > gumbelTol(g, want) {
-			t.Errorf("i %d: float32 noise %v, float64 noise %v (tolerance %.3g)", i, g32[i], g, gumbelTol(g, want))
-		}
-	}
-	t.Logf("%d of %d float32 values differ from the rounded float64 ones", diffs, n)
-}
-
-// TestSampleGumbelFloat64Kernel checks that float64 noise does not use the
-// kernel: it equals -math.Log(-math.Log(u)) bit for bit, with u drawn in
-// order from the same generator.
-func TestSampleGumbelFloat64Kernel(t *testing.T) {
-	const n = 10007
-	g := make([]float64, n)
-	SampleGumbel(g, rand.New(rand.NewPCG(3, 4)))
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i, v := range g {
-		if want := -math.Log(-math.Log(uniformFromBits(rng.Uint64()))); v != want {
-			t.Fatalf("i %d: %v, want %v", i, v, want)
-		}
-	}
-}
-
-// BenchmarkSampleGumbel times the Gumbel noise of one training step:
-// 20000 float32 values (batch 100, 20 variables of 10 classes).
-func BenchmarkSampleGumbel(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	dst := make([]float32, 100*20*10)
-	b.SetBytes(int64(4 * len(dst)))
-	for b.Loop() {
-		SampleGumbel(dst, rng)
-	}
+// uniformFromBits maps the top 52 bits of r to the midpoints of a grid of
+// 2^52 cells of (0,1), as the Gumbel noise of package gumbel draws its
+// uniforms: from 2^-53 to 1 - 2^-53.
+func uniformFromBits(r uint64) float64 {
+	return (float64(r>>12) + 0.5) / (1 << 52)
 }

@@ -1,4 +1,4 @@
-package model
+package kernels
 
 import (
 	"math"
@@ -17,7 +17,7 @@ import (
 // 4e-7 relative; adding the two rounds once more (6e-8, 1.2e-7 allowed);
 // the row's tolerance is the sum of its terms'.
 func TestNLLKernel(t *testing.T) {
-	t.Logf("AVX2 kernel in use: %t", hasAVX2FMA)
+	t.Logf("AVX2 kernel in use: %t", HasAVX2FMA)
 	rng := rand.New(rand.NewPCG(7, 8))
 	var worstResid, worstRow float64
 	for _, n := range []int{1, 7, 8, 9, 784} {
@@ -84,7 +84,7 @@ func TestExpNeg32(t *testing.T) {
 		for i, v := range a {
 			want[i] = math.Exp(-float64(v))
 		}
-		expNeg32(a)
+		ExpNeg32(a)
 		for i, v := range a {
 			w := want[i]
 			if -math.Log(w) > 87 {
@@ -99,7 +99,7 @@ func TestExpNeg32(t *testing.T) {
 		}
 	}
 	a := []float32{1, 2, 3, float32(math.NaN()), 5, 6, 7, 8, float32(math.NaN())}
-	expNeg32(a)
+	ExpNeg32(a)
 	if !math.IsNaN(float64(a[3])) || !math.IsNaN(float64(a[8])) {
 		t.Errorf("NaN inputs gave %v and %v", a[3], a[8])
 	}
@@ -115,7 +115,7 @@ func TestReluMaskKernel(t *testing.T) {
 		0, 1, float32(math.Copysign(0, -1))}
 	dy := []float32{1, -2, 3, -4, -5, 6, float32(math.Inf(-1)), -0.25, -7, -8, 9}
 	d := make([]float32, len(y))
-	reluMask(d, y, dy)
+	ReLUMask(d, y, dy)
 	for i := range y {
 		want := float32(0)
 		if y[i] > 0 {
@@ -134,7 +134,7 @@ func TestReluMaskKernel(t *testing.T) {
 // infinities and subnormals. Same bits is the contract: both do the same
 // float32 operations in the same order.
 func TestLinearKernels(t *testing.T) {
-	t.Logf("AVX2 kernels in use: %t", hasAVX2FMA)
+	t.Logf("AVX2 kernels in use: %t", HasAVX2FMA)
 	rng := rand.New(rand.NewPCG(3, 4))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
 		math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1, -1}
@@ -165,7 +165,7 @@ func TestLinearKernels(t *testing.T) {
 			}
 			want := slices.Clone(y)
 			biasActGo(want, b, relu)
-			biasAct32(y, b, relu)
+			BiasAct(y, b, relu)
 			if !same(y, want) {
 				t.Errorf("bias n %d relu %t: kernel %v, Go %v", n, relu, y, want)
 			}
@@ -176,7 +176,7 @@ func TestLinearKernels(t *testing.T) {
 		}
 		d, want := make([]float32, n), make([]float32, n)
 		reluMaskGo(want, y, dy)
-		reluMask32(d, y, dy)
+		ReLUMask(d, y, dy)
 		if !same(d, want) {
 			t.Errorf("ReLU gradient n %d: kernel %v, Go %v", n, d, want)
 		}
@@ -184,7 +184,7 @@ func TestLinearKernels(t *testing.T) {
 			m := draw(rows * n)
 			s, want := make([]float32, n), make([]float32, n)
 			colSumGo(want, m, rows, n)
-			colSum32(s, m, rows)
+			ColSum(s, m, rows)
 			if !same(s, want) {
 				t.Errorf("column sum n %d rows %d: kernel %v, Go %v", n, rows, s, want)
 			}

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func adamAVX(r *adamRule, w, g, m, v []float32) int
+// func adamAVX(r *AdamRule, w, g, m, v []float32) int
 // len(w) is a multiple of 8 and g, m, v are at least as long.
 // Per element, in adamGo's order of operations:
 //   m = b1*m + c1*g;  v = b2*v + (c2*g)*g;  w = w - (step*m) / (sqrt(v)*s + eps)
