@@ -1,10 +1,12 @@
 package estimator
 
-import "gsvae/model"
+import "gsvae/gumbel"
 
-// row is what an estimator's formula needs of one example: its logits in
-// the categorical view (groups of k) and what the decoder, or any other f,
-// said about the codes. Derivatives are of f alone, without row weights.
+// row is what an estimator's formula needs of one example with one
+// stochastic layer: its logits in the categorical view (groups of k) and
+// what f said about the codes. Derivatives are of f alone, without row
+// weights. The graph ops compute the same formulas on whole batches; the
+// toy problem and the tests use these, one row at a time in float64.
 type row struct {
 	k   int
 	tau float64
@@ -18,44 +20,45 @@ type row struct {
 	fMean  float64   // muprop: f(mu)
 	dMean  []float64 // muprop: df/dz at mu
 	base   float64   // nvil: b(x)
-
-	scratch []float64 // annealed-st's softmax(l/tau); allocated when nil
 }
 
 // logitGrad writes into g the named estimator's estimate of d E_q[f] /
-// d logits for one row (see the package documentation). For the
-// score-function estimators c is the moving-average baseline and norm the
-// variance normaliser (1 for none); they return their learning signal
-// before centring, to update the moving averages, and scored = true.
-func logitGrad(name string, r row, c, norm float64, g []float64) (signal float64, scored bool) {
+// d logits for one row (see the package documentation), with c the
+// moving-average baseline of the score-function estimators. Those return
+// their learning signal before centring and scored = true.
+func logitGrad(name string, r row, c float64, g []float64) (signal float64, scored bool) {
 	switch name {
 	case GS, STGS:
-		straightThrough(g, r.y, r.d, r.k, r.tau)
+		gumbel.SoftmaxGroupsGrad(g, r.y, r.d, r.k, r.tau)
 		return 0, false
 	case ST:
-		straightThrough(g, r.mu, r.d, r.k, 1)
+		gumbel.SoftmaxGroupsGrad(g, r.mu, r.d, r.k, 1)
 		return 0, false
 	case AnnealedST:
-		sharp := r.scratch
-		if len(sharp) != len(r.logits) {
-			sharp = make([]float64, len(r.logits))
-		}
-		model.SoftmaxGroups(sharp, r.logits, r.k, r.tau)
-		straightThrough(g, sharp, r.d, r.k, r.tau)
+		sharp := make([]float64, len(r.logits))
+		gumbel.SoftmaxGroups(sharp, r.logits, r.k, r.tau)
+		gumbel.SoftmaxGroupsGrad(g, sharp, r.d, r.k, r.tau)
 		return 0, false
 	case SF:
 		signal = r.f
+		clear(g)
 	case NVIL:
 		signal = r.f - r.base
+		clear(g)
 	case MuProp:
-		signal = r.f - r.fMean - dot(r.dMean, r.z, r.mu) // the Taylor control variate
-		straightThrough(g, r.mu, r.dMean, r.k, 1)        // its expectation, added back
-		for i := range g {
-			g[i] /= norm
+		var taylor float64 // f'(mu) . (z - mu)
+		for i := range r.z {
+			taylor += r.dMean[i] * (r.z[i] - r.mu[i])
 		}
+		signal = r.f - r.fMean - taylor                    // the Taylor control variate
+		gumbel.SoftmaxGroupsGrad(g, r.mu, r.dMean, r.k, 1) // its expectation, added back
 	case DARN:
-		signal = darnSignal(r.d, r.z, r.k)
+		zbar := 1 / float64(r.k)
+		for i := range r.d {
+			signal += r.d[i] * (r.z[i] - zbar)
+		}
+		clear(g)
 	}
-	addScore(g, r.z, r.mu, (signal-c)/norm)
+	addScore(g, r.z, r.mu, signal-c)
 	return signal, true
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"gsvae/model"
+	"gsvae/gumbel"
 )
 
 // Toy is the toy problem of REBAR (Tucker et al. 2017), RELAX (Grathwohl et
@@ -55,7 +55,7 @@ func (p Toy) f(z, d []float64) float64 {
 // Loss returns L(l), exactly, by enumerating the K classes.
 func (p Toy) Loss(logits []float64) float64 {
 	mu := make([]float64, len(logits))
-	model.SoftmaxGroups(mu, logits, len(logits), 1)
+	gumbel.SoftmaxGroups(mu, logits, len(logits), 1)
 	var s float64
 	for k := range mu {
 		s += mu[k] * p.f(oneHot(len(mu), k), nil)
@@ -68,11 +68,11 @@ func (p Toy) Loss(logits []float64) float64 {
 func (p Toy) Gradient(logits []float64) []float64 {
 	k := len(logits)
 	mu, fk, g := make([]float64, k), make([]float64, k), make([]float64, k)
-	model.SoftmaxGroups(mu, logits, k, 1)
+	gumbel.SoftmaxGroups(mu, logits, k, 1)
 	for i := range fk {
 		fk[i] = p.f(oneHot(k, i), nil)
 	}
-	model.SoftmaxGroupsGrad(g, mu, fk, k, 1)
+	gumbel.SoftmaxGroupsGrad(g, mu, fk, k, 1)
 	return g
 }
 
@@ -117,19 +117,16 @@ func (s *ToySampler) Grad(logits []float64, tau float64, rng *rand.Rand) []float
 	k := len(logits)
 	r := row{k: k, tau: tau, logits: logits, z: make([]float64, k), mu: make([]float64, k), d: make([]float64, k), base: s.base}
 	noise := make([]float64, k)
-	model.SampleGumbel(noise, rng)
-	for i := range r.z {
-		r.z[i] = logits[i] + noise[i]
-	}
-	model.OneHotGroups(r.z, k)
-	model.SoftmaxGroups(r.mu, logits, k, 1)
+	gumbel.Sample(noise, rng)
+	gumbel.OneHotSample(r.z, logits, noise, k)
+	gumbel.SoftmaxGroups(r.mu, logits, k, 1)
 	at := r.z
 	if s.name == GS || s.name == STGS {
 		r.y = make([]float64, k)
 		for i := range r.y {
 			r.y[i] = logits[i] + noise[i]
 		}
-		model.SoftmaxGroups(r.y, r.y, k, tau)
+		gumbel.SoftmaxGroups(r.y, r.y, k, tau)
 		if s.name == GS {
 			at = r.y
 		}
@@ -140,7 +137,7 @@ func (s *ToySampler) Grad(logits []float64, tau float64, rng *rand.Rand) []float
 		r.fMean = s.toy.f(r.mu, r.dMean)
 	}
 	g := make([]float64, k)
-	signal, scored := logitGrad(s.name, r, s.stats.Mean, 1, g)
+	signal, scored := logitGrad(s.name, r, s.stats.Mean, g)
 	if scored {
 		if s.name == NVIL {
 			s.base += 0.1 * (signal - s.stats.Mean) // signal - c = f - c - b, the error of b

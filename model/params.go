@@ -8,16 +8,17 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Params holds the weights of a VAE outside any graph, so that a training
-// graph and an evaluation graph can share them: an optimiser updates the
-// backing slices in place and every graph sees the change.
+// Params holds the weights of a network outside any graph, so that a
+// training graph and an evaluation graph can share them: an optimiser
+// updates the backing slices in place and every graph sees the change.
 type Params struct {
-	// Names are unique, in the order of Tensors: "enc0.w", "enc0.b", ...,
-	// then the decoder's "dec0.w", ..., then "prior.logits" for a learned
-	// prior, then "base0.w", ... for the NVIL baseline network.
+	// Names are unique, in the order of Tensors (see Config.Shapes): for
+	// the VAE "enc0.w", "enc0.b", ..., the decoder's "dec0.w", ..., then
+	// "prior.logits" for a learned prior; for the SBN "h1.w", ...,
+	// "xl.b"; last "base0.w", ... for the NVIL baseline network.
 	Names []string
 	// Tensors are (out, in) weight matrices, as in PyTorch, and (1, out)
-	// biases: layer l maps h to h W^T + b; a learned prior's logits are
+	// biases: a layer maps h to h W^T + b; a learned prior's logits are
 	// (1, Config.Code()).
 	Tensors []*tensor.Dense
 }
@@ -26,9 +27,9 @@ type Params struct {
 // nn.Linear does, so that runs compare with the reference peer: every weight
 // and bias of a layer with fan-in n is drawn from U(-1/sqrt(n), 1/sqrt(n)).
 // A learned prior's logits start at zero (uniform). Weights are drawn in
-// (in, out) row-major order and stored transposed, so a
-// seed gives the same model as before the (out, in) layout was adopted.
-// dt is tensor.Float32 for training or tensor.Float64 for gradient checks.
+// (in, out) row-major order and stored transposed, so a seed gives the
+// same model as before the (out, in) layout was adopted. dt is
+// tensor.Float32 for training or tensor.Float64 for gradient checks.
 func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -39,9 +40,9 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 	p := &Params{}
 	for _, spec := range cfg.paramSpecs() {
 		d := tensor.New(tensor.WithShape(spec.shape...), tensor.Of(dt))
+		p.Names = append(p.Names, spec.name)
+		p.Tensors = append(p.Tensors, d)
 		if spec.fanIn == 0 { // the prior's logits: uniform to start
-			p.Names = append(p.Names, spec.name)
-			p.Tensors = append(p.Tensors, d)
 			continue
 		}
 		bound := 1 / math.Sqrt(float64(spec.fanIn))
@@ -57,68 +58,38 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 				}
 			}
 		}
-		p.Names = append(p.Names, spec.name)
-		p.Tensors = append(p.Tensors, d)
 	}
 	return p, nil
 }
 
-// layers returns the decoder's (weight, bias) pairs and the prior's logits
-// (nil for the uniform prior); the encoder's pairs come first in p.
-func (p *Params) layers(cfg Config) (dec *Params, prior *tensor.Dense) {
-	n := cfg.tensorsPerNet()
-	dec = p.slice(n, 2*n)
-	if cfg.Learned() {
-		prior = p.Tensors[2*n]
+// Index returns the position of the parameter tensor called name, or -1.
+func (p *Params) Index(name string) int {
+	for i, n := range p.Names {
+		if n == name {
+			return i
+		}
 	}
-	return dec, prior
+	return -1
 }
 
-// Parts of a model's parameters, for Params.Part.
-const (
-	PartEncoder  = "encoder"  // the encoder's layers
-	PartDecoder  = "decoder"  // the decoder's layers
-	PartPrior    = "prior"    // a learned prior's logits
-	PartBaseline = "baseline" // the NVIL baseline network's layers
-)
-
-// Part returns the name of the part of the model that parameter i belongs
-// to: PartEncoder, PartDecoder, PartPrior or PartBaseline. Gradient
-// estimators differ in how they treat each part.
-func (c Config) Part(i int) string {
-	n := c.tensorsPerNet()
-	switch {
-	case i < n:
-		return PartEncoder
-	case i < 2*n:
-		return PartDecoder
-	case c.Learned() && i == 2*n:
-		return PartPrior
-	}
-	return PartBaseline
-}
-
-// slice returns the tensors i to j of p, sharing their storage.
-func (p *Params) slice(i, j int) *Params {
-	return &Params{Names: p.Names[i:j], Tensors: p.Tensors[i:j]}
-}
-
-// baseline returns the NVIL baseline network's (weight, bias) pairs, empty
-// when the model has none.
-func (p *Params) baseline(cfg Config) *Params {
-	return p.slice(cfg.modelTensors(), len(p.Tensors))
-}
-
-// PriorLogits returns the (N*K) logits of the prior p(z) in the categorical
-// view: the learned ones, or zeros (uniform) for the uniform prior; for
-// Bernoulli latents each logit l becomes the pair (l, 0).
+// PriorLogits returns the (N*K) logits of the VAE's prior p(z) in the
+// categorical view: the learned ones, or zeros (uniform) for the uniform
+// prior; for Bernoulli latents each logit l becomes the pair (l, 0).
 func (p *Params) PriorLogits(cfg Config) []float64 {
 	out := make([]float64, cfg.Latent())
-	_, prior := p.layers(cfg)
-	if prior == nil {
+	i := p.Index("prior.logits")
+	if i < 0 {
 		return out
 	}
-	l := Float64s(prior)
+	var l []float64
+	switch d := p.Tensors[i].Data().(type) {
+	case []float32:
+		for _, v := range d {
+			l = append(l, float64(v))
+		}
+	case []float64:
+		l = append(l, d...)
+	}
 	if !cfg.Bernoulli() {
 		return l
 	}
@@ -161,3 +132,21 @@ func (p *Params) Check(cfg Config, dt tensor.Dtype) error {
 	}
 	return nil
 }
+
+// WithBaseline returns p with the NVIL baseline network's tensors of cfg
+// (cfg.Baseline > 0) appended: p's own tensors are shared, the baseline's
+// are drawn from rng. A model trained without NVIL is measured with it
+// this way (see train.FitBaseline).
+func (p *Params) WithBaseline(cfg Config, rng *rand.Rand) (*Params, error) {
+	fresh, err := NewParams(cfg, p.Tensors[0].Dtype(), rng)
+	if err != nil {
+		return nil, err
+	}
+	out := &Params{Names: fresh.Names, Tensors: fresh.Tensors}
+	copy(out.Tensors, p.Tensors[:min(len(p.Tensors), len(fresh.Tensors)-BaselineTensors)])
+	return out, out.Check(cfg, p.Tensors[0].Dtype())
+}
+
+// BaselineTensors is the number of parameter tensors of the NVIL baseline
+// network (two layers, a weight and a bias each); they come last in Params.
+const BaselineTensors = 4
