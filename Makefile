@@ -16,7 +16,7 @@ else
 TAGS :=
 endif
 
-.PHONY: all deps build train sample eval reproduce test bench check-fmt vet blas clean
+.PHONY: all deps build train sample eval reproduce test fuzz bench check-fmt vet blas clean
 
 all: build
 
@@ -73,6 +73,20 @@ test: deps blas check-fmt vet
 	$(GO) test $(TAGS) ./...
 	@echo "the Go code paths of the assembly kernels (-tags noasm):"
 	$(GO) test -tags noasm ./model ./train -run 'Kernel|NLL|ExpNeg|Adam|Finite|StepCovers|Gradient|Graph'
+
+## fuzz: every fuzzer in the repository (each `func FuzzX` of a _test.go
+## file) for FUZZTIME, one after the other, with the BLAS above; stops at
+## the first that fails, whose crashing input go test saves under the
+## package's testdata/fuzz/FuzzX/
+FUZZTIME ?= 20s
+fuzz: deps blas
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		pkg=./$$(dirname $${f#./}); \
+		for fz in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "fuzz: $$pkg $$fz for $(FUZZTIME)"; \
+			$(GO) test $(TAGS) $$pkg -run '^$$' -fuzz "^$$fz\$$" -fuzztime $(FUZZTIME); \
+		done; \
+	done
 
 ## bench: ms per training step against the GEMM-only floor, epoch time, and
 ## the time of `eval bound -iw 1000` on the test set, with the BLAS above

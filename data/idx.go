@@ -43,8 +43,18 @@ var intensity = func() (t [256]float32) {
 // with a precise error, and never panics. The body is read incrementally
 // into a buffer that at most doubles as bytes arrive, so memory grows with
 // the bytes actually received rather than with the declared size; trailing
-// bytes after the body are left unread.
+// bytes after the body are left unread. Those bytes may still be many: a
+// header claiming 1,000,000 images over a 1 MB gzip body of zeros makes
+// ReadImagesFile decompress and keep 784 MB. Load, which knows MNIST's
+// counts, refuses a header declaring another count before reading the body.
 func ReadImages(r io.Reader) ([]uint8, int, error) {
+	return readImages(r, -1)
+}
+
+// readImages is ReadImages with an expected count: if want >= 0, a header
+// declaring any other count is refused before a byte of the body is read,
+// so refusing it costs no memory whatever the header claims.
+func readImages(r io.Reader, want int) ([]uint8, int, error) {
 	var h [headerLen]byte
 	if n, err := io.ReadFull(r, h[:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -62,16 +72,19 @@ func ReadImages(r io.Reader) ([]uint8, int, error) {
 	if uint64(rows)*uint64(cols) != Pixels {
 		return nil, 0, fmt.Errorf("idx: images are %dx%d, want %d pixels (28x28)", rows, cols, Pixels)
 	}
+	if want >= 0 && uint64(count) != uint64(want) {
+		return nil, 0, fmt.Errorf("header declares %d images, MNIST has %d", count, want)
+	}
 	if count > maxImages {
 		return nil, 0, fmt.Errorf("idx: count %d exceeds the limit of %d images", count, maxImages)
 	}
-	want := int(count) * Pixels
-	pix, err := readBody(r, want)
+	size := int(count) * Pixels
+	pix, err := readBody(r, size)
 	if err != nil {
 		return nil, 0, fmt.Errorf("idx: read pixels: %w", err)
 	}
-	if len(pix) != want {
-		return nil, 0, fmt.Errorf("idx: truncated: want %d bytes of pixels, got %d", want, len(pix))
+	if len(pix) != size {
+		return nil, 0, fmt.Errorf("idx: truncated: want %d bytes of pixels, got %d", size, len(pix))
 	}
 	return pix, int(count), nil
 }
@@ -109,11 +122,17 @@ func readBody(r io.Reader, want int) ([]byte, error) {
 // a corrupt file fails its checksum instead of passing silently. Errors
 // wrap the path.
 func ReadImagesFile(path string) ([]uint8, int, error) {
+	return readImagesFile(path, -1)
+}
+
+// readImagesFile is ReadImagesFile with an expected count (see readImages;
+// want < 0 accepts any count).
+func readImagesFile(path string, want int) ([]uint8, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", path, err)
 	}
-	pix, n, err := readMaybeGzip(bufio.NewReader(f))
+	pix, n, err := readMaybeGzip(bufio.NewReader(f), want)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -123,20 +142,21 @@ func ReadImagesFile(path string) ([]uint8, int, error) {
 	return pix, n, nil
 }
 
-// readMaybeGzip decodes an idx3 stream that may be gzip-compressed.
-func readMaybeGzip(br *bufio.Reader) ([]uint8, int, error) {
+// readMaybeGzip decodes an idx3 stream that may be gzip-compressed,
+// holding want images if want >= 0.
+func readMaybeGzip(br *bufio.Reader, want int) ([]uint8, int, error) {
 	head, err := br.Peek(2)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, err
 	}
 	if len(head) < 2 || head[0] != 0x1f || head[1] != 0x8b {
-		return ReadImages(br)
+		return readImages(br, want)
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompress: %w", err)
 	}
-	pix, n, err := ReadImages(zr)
+	pix, n, err := readImages(zr, want)
 	if err != nil {
 		return nil, 0, err
 	}

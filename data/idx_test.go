@@ -5,9 +5,12 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -261,5 +264,166 @@ func FuzzReadImages(f *testing.F) {
 		if !bytes.Equal(pix, in[headerLen:headerLen+len(pix)]) {
 			t.Fatal("pixels differ from the input bytes after the header")
 		}
+		// Load's path: the declared count is accepted, any other refused.
+		if _, m, err := readImages(bytes.NewReader(in), n); err != nil || m != n {
+			t.Fatalf("expecting the declared %d images: got %d, error %v", n, m, err)
+		}
+		if pix, m, err := readImages(bytes.NewReader(in), n+1); err == nil || pix != nil || m != 0 {
+			t.Fatalf("expecting %d images of a file declaring %d: got %d, error %v", n+1, n, m, err)
+		}
 	})
+}
+
+// allocated returns the bytes the heap allocated while f ran
+// (runtime.MemStats.TotalAlloc), the least of three runs, so that an
+// allocation by another goroutine during one run does not count.
+func allocated(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// zerosGzip returns a gzip-compressed idx3 stream whose header declares
+// count images followed by body zero bytes (a valid file if body is
+// count*Pixels, else a truncated or hostile one): about body/1000 bytes of
+// file, deflate's ratio on zeros.
+func zerosGzip(t *testing.T, count uint32, body int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(idx3(idx3Magic, count, 28, 28, nil)); err != nil {
+		t.Fatalf("gzip write: %v", err)
+	}
+	zeros := make([]byte, 64<<10)
+	for left := body; left > 0; left -= len(zeros) {
+		if _, err := zw.Write(zeros[:min(left, len(zeros))]); err != nil {
+			t.Fatalf("gzip write: %v", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatalf("gzip close: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// TestReadImagesWantCount checks that a caller that knows the count
+// (Load) gets a header declaring another one refused before the body: the
+// stream fails every read after the header, so reading any of the body
+// would report errBroken instead.
+func TestReadImagesWantCount(t *testing.T) {
+	tests := []struct {
+		name    string
+		count   uint32
+		want    int
+		wantErr string // "" when the count matches
+	}{
+		{"matches", 3, 3, ""},
+		{"zero matches", 0, 0, ""},
+		{"1e6 for MNIST train", 1_000_000, 60_000, "header declares 1000000 images, MNIST has 60000"},
+		{"one more for MNIST test", 10_001, 10_000, "header declares 10001 images, MNIST has 10000"},
+		{"one fewer", 59_999, 60_000, "header declares 59999 images, MNIST has 60000"},
+		{"max uint32", 0xffffffff, 60_000, "header declares 4294967295 images, MNIST has 60000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := io.MultiReader(bytes.NewReader(idx3(idx3Magic, tt.count, 28, 28, pixelBytes(int(min(tt.count, 3))))), errReader{})
+			pix, n, err := readImages(in, tt.want)
+			if tt.wantErr == "" {
+				if err != nil || n != tt.want || len(pix) != n*Pixels {
+					t.Fatalf("got %d images, %d bytes, error %v; want %d images", n, len(pix), err, tt.want)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
+			}
+			if pix != nil || n != 0 {
+				t.Errorf("on error got %d values and count %d, want nil and 0", len(pix), n)
+			}
+		})
+	}
+}
+
+// TestReadImagesFileHostileCount writes a small gzip file whose header
+// claims 1,000,000 images over 16 MiB of zeros (about 16 KB on disk), the
+// shape of the file that made `train -data DIR` grow to 1.8 GB, and checks
+// that reading it as an MNIST file (Load's path) is refused, naming the
+// file and both counts, without allocating in proportion to what the
+// header claims or to what the body decompresses to.
+//
+// The bound, 4*size + 64 KiB (about 128 KiB for this 16 KB file):
+// refusing reads the 16-byte header only, through a 4 KiB bufio.Reader and
+// a gzip reader whose state is dominated by compress/flate's 32 KiB window
+// plus a few KiB of Huffman tables; with os.Open's bookkeeping and the
+// error strings that came to 45,848 bytes when this test was written
+// (go1.26, linux/amd64; the test logs it), under the 64 KiB constant
+// alone. Reading the body instead allocates at least the 16 MiB present
+// (readBody's doubling makes it 64 MiB), and a buffer of the declared size
+// 784 MB: both fail by orders of magnitude.
+func TestReadImagesFileHostileCount(t *testing.T) {
+	const body = 16 << 20
+	gz := zerosGzip(t, 1_000_000, body)
+	dir := t.TempDir()
+	path := filepath.Join(dir, trainFile)
+	if err := os.WriteFile(path, gz, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	limit := uint64(4*len(gz) + 64<<10)
+	tests := []struct {
+		name    string
+		read    func() error
+		wantErr string
+	}{
+		{"readImagesFile", func() error {
+			_, _, err := readImagesFile(path, trainFileImages)
+			return err
+		}, "read " + path + ": header declares 1000000 images, MNIST has 60000"},
+		{"Load", func() error {
+			_, _, _, err := Load(dir, 0)
+			return err
+		}, "read " + path + ": header declares 1000000 images, MNIST has 60000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			got := allocated(func() { err = tt.read() })
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("error %v, want %q", err, tt.wantErr)
+			}
+			t.Logf("refusing a %d-byte file declaring 1e6 images over %d bytes allocated %d bytes", len(gz), body, got)
+			if got > limit {
+				t.Errorf("refusing a %d-byte file allocated %d bytes, want at most 4*size + 64 KiB = %d", len(gz), got, limit)
+			}
+		})
+	}
+}
+
+// TestReadImagesAllocFollowsBytes checks that without an expected count
+// memory follows the bytes present, not the count declared: a header
+// claiming 1,000,000 images (784,000,000 bytes) over b bytes of body.
+//
+// The bound, from readBody: its buffer starts at firstLen = 256 KiB and
+// doubles only when full, so the buffers allocated are firstLen*2^i up to
+// the first one that holds b+1 bytes, which is at most 2*max(b, firstLen);
+// their sum is less than twice the last, so at most 4*max(b, firstLen).
+// 64 KiB more covers the error and the reader.
+func TestReadImagesAllocFollowsBytes(t *testing.T) {
+	const firstLen = 256 << 10
+	for _, b := range []int{0, 100_000, 1_000_000, 3_000_000} {
+		in := idx3(idx3Magic, 1_000_000, 28, 28, make([]byte, b))
+		var err error
+		got := allocated(func() { _, _, err = ReadImages(bytes.NewReader(in)) })
+		if want := fmt.Sprintf("idx: truncated: want 784000000 bytes of pixels, got %d", b); err == nil || err.Error() != want {
+			t.Errorf("body of %d bytes: error %v, want %q", b, err, want)
+		}
+		if limit := uint64(4*max(b, firstLen) + 64<<10); got > limit {
+			t.Errorf("body of %d bytes: allocated %d bytes, want at most 4*max(b, 256 KiB) + 64 KiB = %d", b, got, limit)
+		}
+	}
 }

@@ -180,13 +180,16 @@ func TestLoadErrors(t *testing.T) {
 		return d
 	}
 	five := gzipBytes(t, idx3(idx3Magic, 5, 28, 28, pixelBytes(5)))
+	// A valid training file, so that Load gets to the test file.
+	blank := zerosGzip(t, trainFileImages, trainFileImages*Pixels)
 	tests := []struct {
 		name, dir, wantErr string
 	}{
 		{"missing files", t.TempDir(), trainFile + ": no such file"},
-		{"wrong train count", dir(five, five), trainFile + ": has 5 images, want 60000"},
+		{"wrong train count", dir(five, five), trainFile + ": header declares 5 images, MNIST has 60000"},
 		{"corrupt train file", dir([]byte("not idx"), five), trainFile + ": idx: truncated"},
-		{"corrupt test file", dir(five, []byte("not idx")), testFile + ": idx: truncated"},
+		{"wrong test count", dir(blank, five), testFile + ": header declares 5 images, MNIST has 10000"},
+		{"corrupt test file", dir(blank, []byte("not idx")), testFile + ": idx: truncated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

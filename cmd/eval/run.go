@@ -24,7 +24,7 @@ Usage:
   eval gradvar -ckpt DIR|FILE [-estimators gs,...] [-taus 0.1,0.25,0.5,1,2] [-draws 200] [-batch 100] [-out DIR]
   eval curves -run DIR [-out DIR]
   eval table [-dir checkpoints/reproduce] [-out FILE]
-  eval toy [-K 2] [-t 0.45] [-estimators gs,...] [-taus 0.1,...] [-draws 10000] [-steps 10000] [-out toy]
+  eval toy [-K 2] [-t 0.45] [-estimators gs,...] [-taus 0.1,...] [-draws 10000] [-steps 10000] [-out checkpoints/toy]
 
 bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound
@@ -62,7 +62,7 @@ minimise E[sum_k (z_k - t_k)^2] with t_0 = t and the other targets
 estimator's bias, variance and mean squared error against the exact
 gradient, per temperature; then an SGD run per estimator from l = 0,
 showing whether it reaches the best class. Prints the table and writes
-toy.md, toy.csv and plots into -out.`
+toy.md, toy.csv and plots into -out (default: checkpoints/toy).`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {

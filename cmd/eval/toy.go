@@ -47,7 +47,7 @@ type toyStat struct {
 
 func runToy(ctx context.Context, args []string, stdout io.Writer) error {
 	f := toyFlags{k: 2, t: 0.45, lr: 0.1, optTau: 0.5, estimators: strings.Join(estimator.Names, ","), taus: "0.1,0.25,0.5,1,2",
-		draws: 10000, steps: 10000, seed: 1, out: "toy"}
+		draws: 10000, steps: 10000, seed: 1, out: "checkpoints/toy"}
 	fs := flag.NewFlagSet("eval toy", flag.ContinueOnError)
 	fs.IntVar(&f.k, "K", f.k, "`classes` of the toy's categorical variable (2: the Bernoulli problem)")
 	fs.Float64Var(&f.t, "t", f.t, "`target` t_0 (the others get (1-t)/(K-1)); 0.45 and 0.499 are the usual ones")
