@@ -361,7 +361,12 @@ func (e *Estimator) Estimate(tau float64, rng *rand.Rand) error {
 		return fmt.Errorf("estimator: temperature %v is not positive", tau)
 	}
 	if e.cfg.SBN() {
-		splitHalves(e.X, e.in, e.target)
+		switch x := e.X.Data().(type) {
+		case []float32:
+			model.Split(e.cfg, x, e.in.Float32s(), e.target.Float32s(), e.opt.Batch)
+		case []float64:
+			model.Split(e.cfg, x, e.in.Float64s(), e.target.Float64s(), e.opt.Batch)
+		}
 	}
 	if e.enum != nil {
 		e.enum.fill(e.target)
@@ -412,26 +417,6 @@ func (e *Estimator) setScalars(tau float64) error {
 		}
 	}
 	return nil
-}
-
-// splitHalves copies the first half of every row of x into upper and the
-// second into lower.
-func splitHalves(x, upper, lower *tensor.Dense) {
-	cols, half := x.Shape()[1], upper.Shape()[1]
-	switch xs := x.Data().(type) {
-	case []float32:
-		u, l := upper.Float32s(), lower.Float32s()
-		for r := range x.Shape()[0] {
-			copy(u[r*half:(r+1)*half], xs[r*cols:r*cols+half])
-			copy(l[r*(cols-half):(r+1)*(cols-half)], xs[r*cols+half:(r+1)*cols])
-		}
-	case []float64:
-		u, l := upper.Float64s(), lower.Float64s()
-		for r := range x.Shape()[0] {
-			copy(u[r*half:(r+1)*half], xs[r*cols:r*cols+half])
-			copy(l[r*(cols-half):(r+1)*(cols-half)], xs[r*cols+half:(r+1)*cols])
-		}
-	}
 }
 
 // updateStats moves each layer's averages with the learning signals of the

@@ -33,6 +33,7 @@ func score(logits, z, f, w, c, base *G.Node, k int) (*G.Node, error) {
 	in := G.Nodes{logits, z, f, w, c}
 	if base != nil {
 		in = append(in, base)
+		o.baseDims = base.Dims()
 	}
 	return G.ApplyOp(o, in...)
 }
@@ -43,6 +44,7 @@ type scoreOp struct {
 	op.Base
 	k          int
 	base, grad bool
+	baseDims   int // 1 for a vector (B), 2 for a (B, 1) matrix
 	buf        *op.Buffer
 }
 
@@ -60,7 +62,7 @@ func (o scoreOp) Arity() int {
 func (o scoreOp) Type() hm.Type {
 	ts := []hm.Type{op.Mat, op.Mat, op.Vec, op.Vec, op.Elem}
 	if o.base {
-		ts = append(ts, hm.TypeVariable('b'))
+		ts = append(ts, G.TensorType{Dims: o.baseDims, Of: op.Elem})
 	}
 	if o.grad {
 		return hm.NewFnType(append(ts, op.Elem, op.Mat)...)
@@ -83,7 +85,7 @@ func (o scoreOp) DiffWRT(n int) []bool {
 
 // SymDiff returns the gradient op for the logits.
 func (o scoreOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	g := scoreOp{Base: op.Base{Name: o.Name + "Grad"}, k: o.k, base: o.base, grad: true, buf: new(op.Buffer)}
+	g := scoreOp{Base: op.Base{Name: o.Name + "Grad"}, k: o.k, base: o.base, baseDims: o.baseDims, grad: true, buf: new(op.Buffer)}
 	d, err := G.ApplyOp(g, append(append(G.Nodes{}, inputs...), grad)...)
 	if err != nil {
 		return nil, err

@@ -6,13 +6,12 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gorgonia.org/tensor"
-
 	"gsvae/data"
 	"gsvae/model"
 )
 
-// Bound is the negative ELBO of a split, in nats per image.
+// Bound is the negative ELBO of a split, in nats per image: for the SBN,
+// whose loss has no KL, the expected -log p(x_lower | h) with one sample.
 type Bound struct {
 	// N is the number of images.
 	N int
@@ -47,31 +46,22 @@ func NegELBO(ctx context.Context, cfg model.Config, p *model.Params, s *data.Spl
 	if s.N == 0 {
 		return Bound{}, fmt.Errorf("eval: split %q is empty", s.Name)
 	}
-	gr, err := model.NewGraph(cfg, p, model.Options{Batch: min(batchRows, s.N), Hard: true})
+	smp, err := newSampler(cfg, p, min(batchRows, s.N))
 	if err != nil {
 		return Bound{}, err
 	}
-	x, ok := gr.X.Data().([]float32)
-	if !ok || p.Tensors[0].Dtype() != tensor.Float32 {
-		return Bound{}, fmt.Errorf("eval: want float32 parameters")
-	}
-	noise := gr.Noise.Data().([]float32)
 	var sum, sumSq, rec, kl float64
 	batches := data.Sequential(s, min(batchRows, s.N))
-	for rows := batches.Next(x); rows > 0; rows = batches.Next(x) {
+	for rows := batches.Next(smp.x); rows > 0; rows = batches.Next(smp.x) {
 		if err := ctx.Err(); err != nil {
-			return Bound{}, err
-		}
-		if err := gr.SetRows(rows); err != nil {
 			return Bound{}, err
 		}
 		perImage := make([]float64, rows)
 		for range samples {
-			model.SampleGumbel(noise, rng)
-			if err := gr.Run(); err != nil {
-				return Bound{}, fmt.Errorf("eval: %w", err)
+			if err := smp.run(rng); err != nil {
+				return Bound{}, err
 			}
-			r, k := gr.Rec(), gr.KL()
+			r, k := smp.rec(), smp.kl()
 			for b := range rows {
 				perImage[b] += (r[b] + k[b]) / float64(samples)
 				rec += r[b] / float64(samples)

@@ -11,6 +11,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"gsvae/estimator"
+	"gsvae/internal/op"
 	"gsvae/model"
 )
 
@@ -119,7 +120,7 @@ func GradVar(ctx context.Context, cfg model.Config, p *model.Params, x []float32
 		}
 	}
 	total := len(jobs) * (opt.Draws + opt.Warmup)
-	exact := estimator.Codes(cfg) > 0
+	exact := estimator.Enumerable(cfg, rows)
 	if !exact {
 		total += opt.RefDraws + opt.Warmup
 	}
@@ -273,7 +274,7 @@ func drawMoments(ctx context.Context, cfg model.Config, p *model.Params, x []flo
 func flatten(ts []*tensor.Dense) []float64 {
 	var out []float64
 	for _, t := range ts {
-		out = append(out, model.Float64s(t)...)
+		out = append(out, op.Float64s(nil, t)...)
 	}
 	return out
 }

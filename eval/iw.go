@@ -6,9 +6,12 @@ import (
 	"math"
 	"math/rand/v2"
 
+	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"gsvae/data"
+	"gsvae/gumbel"
+	"gsvae/internal/op"
 	"gsvae/model"
 )
 
@@ -26,17 +29,26 @@ type IWBound struct {
 // iwRows is the number of latent samples decoded per run.
 const iwRows = 1000
 
-// NegIWBound computes, for every image x of s, the importance-weighted
-// bound of Burda et al. (2016) with k discrete samples z_i ~ q(z|x):
+// NegIWBound computes, for every image x of s, a K-sample bound on
+// -log p(x) (or, for the SBN, on -log p(x_lower | x_upper)) with one-hot
+// Gumbel-max samples from rng.
+//
+// VAE: the importance-weighted bound of Burda et al. (2016) with k samples
+// z_i ~ q(z|x),
 //
 //	L_k(x) = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)  <=  log p(x),
 //
 // with the model's prior p(z) = prod_n p_n(z_n) (uniform, or learned) and
-// q(z|x) = prod_n softmax(logits_n).
-// L_1 is the discrete ELBO; L_k rises towards log p(x) as k grows. The
-// samples are one-hot Gumbel-max draws from rng. progress, if not nil, is
-// called with the number of images done. It stops early with ctx's error
-// when ctx is cancelled.
+// q(z|x) = prod_n softmax(logits_n). L_1 is the discrete ELBO; L_k rises
+// towards log p(x) as k grows.
+//
+// SBN: the m-sample estimate of Jang et al. (2017, Sec. 4.1) with
+// h_i = (h1_i, h2_i) ~ p(h1 | x_upper) p(h2 | h1),
+//
+//	L_m(x) = log (1/m) sum_i p(x_lower | h2_i)  <=  log p(x_lower | x_upper).
+//
+// progress, if not nil, is called with the number of images done. It
+// stops early with ctx's error when ctx is cancelled.
 func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.Split, k int, rng *rand.Rand, progress func(done int)) (IWBound, error) {
 	if k < 1 {
 		return IWBound{}, fmt.Errorf("eval: %d importance samples: need at least 1", k)
@@ -47,33 +59,25 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	if len(p.Tensors) == 0 || p.Tensors[0].Dtype() != tensor.Float32 {
 		return IWBound{}, fmt.Errorf("eval: want float32 parameters")
 	}
-	enc, err := model.NewGraph(cfg, p, model.Options{Batch: min(batchRows, s.N), Hard: true})
+	iw, err := newImportance(cfg, p, min(batchRows, s.N), min(k, iwRows))
 	if err != nil {
 		return IWBound{}, err
 	}
-	dec, err := model.NewDecoder(cfg, p, model.Options{Batch: min(k, iwRows)})
-	if err != nil {
-		return IWBound{}, err
-	}
-	logPrior := model.LogSoftmaxGroups(p.PriorLogits(cfg), cfg.K)
 	var sum, sumSq float64
-	x := enc.X.Float32s()
+	x := make([]float32, min(batchRows, s.N)*cfg.Input)
 	done := 0
 	batches := data.Sequential(s, min(batchRows, s.N))
 	for rows := batches.Next(x); rows > 0; rows = batches.Next(x) {
-		if err := enc.SetRows(rows); err != nil {
+		model.Split(cfg, x, iw.first.in.Float32s(), iw.targets, rows)
+		if err := iw.first.run(); err != nil { // the first layer's logits of every image
 			return IWBound{}, err
 		}
-		if err := enc.Run(); err != nil { // the posterior logits of every image
-			return IWBound{}, fmt.Errorf("eval: %w", err)
-		}
-		logits := enc.Logits()
+		logits := op.Float64s(nil, iw.first.out.Value())
 		for b := range rows {
 			if err := ctx.Err(); err != nil {
 				return IWBound{}, err
 			}
-			img := x[b*cfg.Input : (b+1)*cfg.Input]
-			l, err := imageIW(dec, cfg, img, logits[b*cfg.Latent():(b+1)*cfg.Latent()], logPrior, k, rng)
+			l, err := iw.image(b, logits[b*cfg.Latent():(b+1)*cfg.Latent()], k, rng)
 			if err != nil {
 				return IWBound{}, err
 			}
@@ -89,46 +93,156 @@ func NegIWBound(ctx context.Context, cfg model.Config, p *model.Params, s *data.
 	return IWBound{N: s.N, K: k, NegBound: mean, SE: se}, nil
 }
 
-// imageIW returns L_k(x) of one image with posterior logits and prior
-// log-probabilities (N*K values each), decoding the k samples in runs of
-// the decoder's batch size.
-func imageIW(dec *model.Decoder, cfg model.Config, img []float32, logits, logPrior []float64, k int, rng *rand.Rand) (float64, error) {
-	logq := model.LogSoftmaxGroups(logits, cfg.K)
-	batch := dec.Z.Shape()[0]
-	xs, zs := dec.X.Float32s(), dec.Z.Float32s()
-	for r := range batch {
-		copy(xs[r*cfg.Input:(r+1)*cfg.Input], img)
+// importance holds the graphs of NegIWBound: the first layer's logits of a
+// batch of images, the logits of every later layer from the samples of the
+// one below, and the loss of the samples of the last layer.
+type importance struct {
+	cfg      model.Config
+	first    *piece    // logits of layer 0 from the data, (batch, N*K)
+	later    []*piece  // logits of layer i > 0 from layer i-1's samples, (chunk, N*K)
+	dec      *piece    // -log p(target | z) of the last layer's samples, (chunk)
+	decX     []float32 // the decoder's target pixels, one image repeated
+	targets  []float32 // the batch's target pixels
+	logPrior []float64 // the VAE's log p_n(k), (N*K)
+}
+
+// piece is one compiled graph: an input tensor (and a second for the
+// decoder's pixels) and the output node.
+type piece struct {
+	vm  G.VM
+	in  *tensor.Dense
+	out *G.Node
+}
+
+func (pc *piece) run() error {
+	defer pc.vm.Reset()
+	if err := pc.vm.RunAll(); err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
+	return nil
+}
+
+// newImportance builds the graphs for batches of batch images and chunks
+// of chunk samples.
+func newImportance(cfg model.Config, p *model.Params, batch, chunk int) (*importance, error) {
+	iw := &importance{cfg: cfg, targets: make([]float32, batch*cfg.Out())}
+	build := func(rows, width int, f func(net *model.Net, in *G.Node) (*G.Node, error)) (*piece, error) {
+		g := G.NewGraph()
+		net, err := model.NewNet(g, cfg, p)
+		if err != nil {
+			return nil, err
+		}
+		pc := &piece{in: tensor.New(tensor.WithShape(rows, width), tensor.Of(tensor.Float32))}
+		in := G.NewMatrix(g, tensor.Float32, G.WithName("in"), G.WithValue(pc.in))
+		if pc.out, err = f(net, in); err != nil {
+			return nil, fmt.Errorf("eval: build graph: %w", err)
+		}
+		pc.vm = G.NewTapeMachine(g)
+		return pc, nil
+	}
+	var err error
+	if iw.first, err = build(batch, cfg.In(), func(net *model.Net, in *G.Node) (*G.Node, error) { return net.Logits(0, in, false) }); err != nil {
+		return nil, err
+	}
+	for i := 1; i < cfg.Layers(); i++ {
+		pc, err := build(chunk, cfg.Latent(), func(net *model.Net, in *G.Node) (*G.Node, error) { return net.Logits(i, in, false) })
+		if err != nil {
+			return nil, err
+		}
+		iw.later = append(iw.later, pc)
+	}
+	decX := tensor.New(tensor.WithShape(chunk, cfg.Out()), tensor.Of(tensor.Float32))
+	iw.decX = decX.Float32s()
+	if iw.dec, err = build(chunk, cfg.Latent(), func(net *model.Net, z *G.Node) (*G.Node, error) {
+		x := G.NewMatrix(net.Graph(), tensor.Float32, G.WithName("target"), G.WithValue(decX))
+		return net.NegLogLik(z, x, false, false)
+	}); err != nil {
+		return nil, err
+	}
+	if !cfg.SBN() {
+		iw.logPrior = make([]float64, cfg.Latent())
+		gumbel.LogSoftmaxGroups(iw.logPrior, p.PriorLogits(cfg), cfg.K)
+	}
+	return iw, nil
+}
+
+// image returns L_k(x) of image b of the batch, whose first layer's
+// logits are given (N*K values), running the later graphs in chunks.
+func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (float64, error) {
+	cfg := iw.cfg
+	nk, chunk := cfg.Latent(), iw.dec.in.Shape()[0]
+	out := cfg.Out()
+	for r := range chunk {
+		copy(iw.decX[r*out:(r+1)*out], iw.targets[b*out:(b+1)*out])
+	}
+	logq := make([]float64, nk)
+	gumbel.LogSoftmaxGroups(logq, logits, cfg.K)
 	logw := make([]float64, 0, k)
-	logqz, logpz := make([]float64, batch), make([]float64, batch)
-	noise := make([]float64, batch*cfg.Latent())
+	logqz, logpz := make([]float64, chunk), make([]float64, chunk)
+	noise := make([]float64, chunk*nk)
 	for len(logw) < k {
-		clear(zs)
-		model.SampleGumbel(noise, rng)
-		for r := range batch {
-			logqz[r], logpz[r] = 0, 0
-			for v := 0; v < cfg.N; v++ {
-				best, bestScore := 0, math.Inf(-1)
-				for j := 0; j < cfg.K; j++ { // Gumbel-max: an exact draw from q_v
-					i := v*cfg.K + j
-					if s := logq[i] + noise[r*cfg.Latent()+i]; s > bestScore {
-						best, bestScore = j, s
-					}
-				}
-				zs[r*cfg.Latent()+v*cfg.K+best] = 1
-				logqz[r] += logq[v*cfg.K+best]
-				logpz[r] += logPrior[v*cfg.K+best]
+		// The first layer: samples of q(z|x) (VAE) or p(h1 | x_upper).
+		z := iw.laterInput(0)
+		gumbel.Sample(noise, rng)
+		for r := range chunk {
+			logqz[r], logpz[r] = sampleRow(z[r*nk:(r+1)*nk], logq, noise[r*nk:(r+1)*nk], iw.logPrior, cfg.K)
+			if cfg.SBN() { // samples of the model itself: weight p(x_lower | h) alone
+				logqz[r], logpz[r] = 0, 0
 			}
 		}
-		if err := dec.Run(); err != nil {
-			return 0, fmt.Errorf("eval: %w", err)
+		// Later layers (SBN): samples of p(h_i | h_{i-1}).
+		for i, pc := range iw.later {
+			if err := pc.run(); err != nil {
+				return 0, err
+			}
+			li := op.Float64s(nil, pc.out.Value())
+			z := iw.laterInput(i + 1)
+			gumbel.Sample(noise, rng)
+			lq := make([]float64, nk)
+			for r := range chunk {
+				gumbel.LogSoftmaxGroups(lq, li[r*nk:(r+1)*nk], cfg.K)
+				sampleRow(z[r*nk:(r+1)*nk], lq, noise[r*nk:(r+1)*nk], nil, cfg.K)
+			}
 		}
-		for r, rec := range dec.Rec() {
+		if err := iw.dec.run(); err != nil {
+			return 0, err
+		}
+		for r, rec := range op.Float64s(nil, iw.dec.out.Value()) {
 			if len(logw) == k {
 				break
 			}
 			logw = append(logw, -rec+logpz[r]-logqz[r])
 		}
 	}
-	return model.LogSumExp(logw) - math.Log(float64(k)), nil
+	return gumbel.LogSumExp(logw) - math.Log(float64(k)), nil
+}
+
+// laterInput returns the tensor that the samples of layer i go into: the
+// input of layer i+1's logits, or of the decoder for the last layer.
+func (iw *importance) laterInput(i int) []float32 {
+	if i < len(iw.later) {
+		return iw.later[i].in.Float32s()
+	}
+	return iw.dec.in.Float32s()
+}
+
+// sampleRow writes into z the one-hot Gumbel-max sample of the groups of k
+// log-probabilities logq with noise g (an exact draw), and returns log q of
+// it and, when logPrior is not nil, log p of it under the prior.
+func sampleRow(z []float32, logq, g, logPrior []float64, k int) (lq, lp float64) {
+	clear(z)
+	for v := 0; v < len(logq); v += k {
+		best, bestScore := 0, math.Inf(-1)
+		for j := range k {
+			if s := logq[v+j] + g[v+j]; s > bestScore {
+				best, bestScore = j, s
+			}
+		}
+		z[v+best] = 1
+		lq += logq[v+best]
+		if logPrior != nil {
+			lp += logPrior[v+best]
+		}
+	}
+	return lq, lp
 }

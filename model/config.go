@@ -342,3 +342,21 @@ func (c Config) Shapes() (names []string, shapes [][]int) {
 // Part returns the part of the model (PartEncoder, PartDecoder, PartPrior
 // or PartBaseline) that parameter tensor i belongs to.
 func (c Config) Part(i int) string { return c.paramSpecs()[i].part }
+
+// Split writes, for each of the rows images of x (Input pixels each), what
+// the network reads into in (In() pixels each) and what it predicts into
+// target (Out() pixels each): the image itself for the VAE, its upper and
+// lower halves (rows 0-13 and 14-27 of a 28x28 digit) for the SBN.
+func Split[T ~float32 | ~float64](cfg Config, x, in, target []T, rows int) {
+	n, a, b := cfg.Input, cfg.In(), cfg.Out()
+	for r := range rows {
+		img := x[r*n : (r+1)*n]
+		if cfg.SBN() {
+			copy(in[r*a:(r+1)*a], img[:a])
+			copy(target[r*b:(r+1)*b], img[a:])
+			continue
+		}
+		copy(in[r*a:(r+1)*a], img)
+		copy(target[r*b:(r+1)*b], img)
+	}
+}

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"errors"
-	"fmt"
 	"os"
 
 	"gsvae/data"
@@ -12,14 +10,14 @@ import (
 
 // Config is every setting of a training run. It is written to
 // <Out>/config.json and into every checkpoint, so a run can be resumed and
-// a checkpoint sampled from without repeating any flag.
+// a checkpoint sampled from without repeating any setting.
 type Config struct {
-	Model model.Config `json:"model"` // the architecture
+	Model model.Config `json:"model"` // the network
 
 	Epochs    int     `json:"epochs"`    // passes over the training images
 	Batch     int     `json:"batch"`     // images per update
 	LR        float64 `json:"lr"`        // learning rate
-	Optimizer string  `json:"optimizer"` // OptAdam or OptMomentum; "" means Adam
+	Optimizer string  `json:"optimizer"` // OptAdam or OptMomentum
 
 	// Temperature schedule tau = max(TauMin, Tau0 exp(-AnnealRate t)),
 	// recomputed every AnnealEvery steps (see Temperature).
@@ -33,7 +31,7 @@ type Config struct {
 	// "muprop" or "darn".
 	Estimator string `json:"estimator"`
 	// Hard is how configurations written before Estimator existed said
-	// st-gs; withDefaults turns it into Estimator and clears it.
+	// st-gs; WithDefaults turns it into Estimator and clears it.
 	Hard bool `json:"hard,omitempty"`
 
 	// KL is "analytic" (the discrete variables' KL, the default) or
@@ -80,99 +78,88 @@ func Defaults() Config {
 	}
 }
 
-// Validate reports the first setting that cannot give a run, naming the
-// flag that sets it. It also refuses an Out that exists and is not a folder.
-func (c Config) Validate() error {
-	switch {
-	case c.Epochs < 1:
-		return fmt.Errorf("-epochs %d: need at least 1", c.Epochs)
-	case c.Batch < 1 || c.Batch > maxBatch:
-		return fmt.Errorf("-batch %d: need 1 to %d", c.Batch, maxBatch)
-	case !(c.LR > 0) || c.LR > 1:
-		return fmt.Errorf("-lr %v: need 0 < lr <= 1", c.LR)
-	case c.Model.N < 1:
-		return fmt.Errorf("-N %d: need at least 1 latent variable", c.Model.N)
-	case c.Model.K < 2:
-		return fmt.Errorf("-K %d: a categorical variable needs at least 2 classes", c.Model.K)
-	case !(c.Tau0 > 0) || c.Tau0 > 1e4:
-		return fmt.Errorf("-tau0 %v: need 0 < tau0 <= 1e4", c.Tau0)
-	case !(c.TauMin > 0):
-		return fmt.Errorf("-tau-min %v: need a positive temperature", c.TauMin)
-	case c.TauMin > c.Tau0:
-		return fmt.Errorf("-tau-min %v is above -tau0 %v", c.TauMin, c.Tau0)
-	case !(c.AnnealRate >= 0) || c.AnnealRate > 1:
-		return fmt.Errorf("-anneal-rate %v: need 0 <= rate <= 1", c.AnnealRate)
-	case c.AnnealEvery < 1:
-		return fmt.Errorf("-anneal-every %d: need at least 1", c.AnnealEvery)
-	case c.Limit < 0 || c.Limit > data.TrainImages:
-		return fmt.Errorf("-limit %d: need 0 (all %d images) or 1 to %d", c.Limit, data.TrainImages, data.TrainImages)
-	case c.Out == "":
-		return errors.New("-out: need a folder")
-	}
-	if p := c.Model.Prior; p != "" && p != model.PriorUniform && p != model.PriorLearned {
-		return fmt.Errorf("-prior %q: want %s or %s", p, model.PriorUniform, model.PriorLearned)
-	}
-	if c.KL != "" && c.KL != KLAnalytic && c.KL != KLRelaxed {
-		return fmt.Errorf("-kl %q: want %s or %s", c.KL, KLAnalytic, KLRelaxed)
-	}
-	if err := estimator.Check(c.Estimator); err != nil {
-		return fmt.Errorf("-estimator: %w", err)
-	}
-	if c.KL == KLRelaxed && c.Estimator != estimator.GS && c.Estimator != estimator.STGS {
-		return fmt.Errorf("-kl %s works with -estimator %s or %s only: the other estimators decode discrete samples, whose KL is the analytic one", KLRelaxed, estimator.GS, estimator.STGS)
-	}
-	if k := c.Model.Kind; k != "" && k != model.LatentCategorical && k != model.LatentBernoulli {
-		return fmt.Errorf("-latent %q: want %s or %s", k, model.LatentCategorical, model.LatentBernoulli)
-	}
-	if c.Model.Bernoulli() && c.Model.K != 2 {
-		return fmt.Errorf("-K %d: -latent %s has 2 classes per variable", c.Model.K, model.LatentBernoulli)
-	}
-	if want := baselineWidth(c.Estimator); c.Model.Baseline != want {
-		return fmt.Errorf("model baseline width %d: -estimator %s uses %d", c.Model.Baseline, c.Estimator, want)
-	}
-	if c.KL == KLRelaxed && c.Model.Learned() {
-		return fmt.Errorf("-prior %s works with -kl %s only (the relaxed KL uses the uniform prior)", model.PriorLearned, KLAnalytic)
-	}
-	if !(c.PriorTau > 0 && c.PriorTau <= 1e4) {
-		return fmt.Errorf("-prior-tau %v: need 0 < prior-tau <= 1e4", c.PriorTau)
-	}
-	if c.TrackGradVar < 0 {
-		return fmt.Errorf("-track-gradvar %d: want 0 (off) or a number of epochs", c.TrackGradVar)
-	}
-	if c.TrackGradVar > 0 && (c.TrackDraws < 2 || c.TrackDraws > 100000) {
-		return fmt.Errorf("-track-draws %d: want 2 to 100000", c.TrackDraws)
-	}
-	if c.Optimizer != "" && c.Optimizer != OptAdam && c.Optimizer != OptMomentum {
-		return fmt.Errorf("-optimizer %q: want %s or %s", c.Optimizer, OptAdam, OptMomentum)
-	}
-	if _, err := data.ParseBinarization(c.Binarize); err != nil {
-		return fmt.Errorf("-binarize: %w", err)
-	}
-	if err := c.Model.Validate(); err != nil {
-		return err
-	}
-	if c.Model.Input != data.Pixels {
-		return fmt.Errorf("model input %d: MNIST images have %d pixels", c.Model.Input, data.Pixels)
-	}
-	if fi, err := os.Stat(c.Out); err == nil && !fi.IsDir() {
-		return fmt.Errorf("-out %s is a file, not a folder", c.Out)
-	}
-	return nil
-}
-
-// maxBatch bounds -batch: beyond it a batch's activations alone need
-// gigabytes.
-const maxBatch = 10000
-
 // KL terms accepted by Config.KL.
 const (
 	KLAnalytic = "analytic"
 	KLRelaxed  = "relaxed"
 )
 
-// withDefaults fills the settings a configuration written before they
+// maxBatch bounds Batch: beyond it a batch's activations alone need
+// gigabytes.
+const maxBatch = 10000
+
+// settingErr returns a *model.SettingError for a training setting.
+func settingErr(setting string, value any, want string) error {
+	return &model.SettingError{Setting: setting, Value: value, Want: want}
+}
+
+// Validate reports the first setting that cannot give a run, as a
+// *model.SettingError naming it (the network's settings are checked by
+// model.Config.Validate, once). It also refuses an Out that exists and is
+// not a folder.
+func (c Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return settingErr("epochs", c.Epochs, "need at least 1")
+	case c.Batch < 1 || c.Batch > maxBatch:
+		return settingErr("batch", c.Batch, "need 1 to 10000")
+	case !(c.LR > 0) || c.LR > 1:
+		return settingErr("lr", c.LR, "need 0 < lr <= 1")
+	case c.Optimizer != OptAdam && c.Optimizer != OptMomentum:
+		return settingErr("optimizer", c.Optimizer, "want adam or momentum")
+	case !(c.Tau0 > 0) || c.Tau0 > 1e4:
+		return settingErr("tau0", c.Tau0, "need 0 < tau0 <= 1e4")
+	case !(c.TauMin > 0):
+		return settingErr("tau_min", c.TauMin, "need a positive temperature")
+	case c.TauMin > c.Tau0:
+		return settingErr("tau_min", c.TauMin, "is above tau0")
+	case !(c.AnnealRate >= 0) || c.AnnealRate > 1:
+		return settingErr("anneal_rate", c.AnnealRate, "need 0 <= rate <= 1")
+	case c.AnnealEvery < 1:
+		return settingErr("anneal_every", c.AnnealEvery, "need at least 1")
+	case c.Limit < 0 || c.Limit > data.TrainImages:
+		return settingErr("limit", c.Limit, "need 0 (all 50000 images) or 1 to 50000")
+	case c.Out == "":
+		return settingErr("out", c.Out, "need a folder")
+	case !(c.PriorTau > 0 && c.PriorTau <= 1e4):
+		return settingErr("prior_tau", c.PriorTau, "need 0 < prior-tau <= 1e4")
+	case c.TrackGradVar < 0:
+		return settingErr("track_gradvar", c.TrackGradVar, "want 0 (off) or a number of epochs")
+	case c.TrackGradVar > 0 && (c.TrackDraws < 2 || c.TrackDraws > 100000):
+		return settingErr("track_draws", c.TrackDraws, "want 2 to 100000")
+	case c.KL != KLAnalytic && c.KL != KLRelaxed:
+		return settingErr("kl", c.KL, "want analytic or relaxed")
+	}
+	if err := estimator.Check(c.Estimator); err != nil {
+		return settingErr("estimator", c.Estimator, err.Error())
+	}
+	if c.KL == KLRelaxed && c.Estimator != estimator.GS && c.Estimator != estimator.STGS {
+		return settingErr("kl", c.KL, "works with estimator gs or st-gs only: the other estimators decode discrete samples, whose KL is the analytic one")
+	}
+	if _, err := data.ParseBinarization(c.Binarize); err != nil {
+		return settingErr("binarize", c.Binarize, err.Error())
+	}
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	if c.KL == KLRelaxed && (c.Model.Learned() || c.Model.SBN()) {
+		return settingErr("kl", c.KL, "the relaxed KL is the VAE's, with the uniform prior")
+	}
+	if want := baselineWidth(c.Estimator); c.Model.Baseline != want {
+		return settingErr("baseline", c.Model.Baseline, "the estimator "+c.Estimator+" uses a baseline network of that width")
+	}
+	if c.Model.Input != data.Pixels {
+		return settingErr("input", c.Model.Input, "MNIST images have 784 pixels")
+	}
+	if fi, err := os.Stat(c.Out); err == nil && !fi.IsDir() {
+		return settingErr("out", c.Out, "is a file, not a folder")
+	}
+	return nil
+}
+
+// WithDefaults fills the settings that a configuration written before they
 // existed leaves empty with the values such a run used.
-func (c Config) withDefaults() Config {
+func (c Config) WithDefaults() Config {
 	if c.Optimizer == "" {
 		c.Optimizer = OptAdam
 	}
@@ -182,12 +169,7 @@ func (c Config) withDefaults() Config {
 	if c.PriorTau == 0 {
 		c.PriorTau = 1
 	}
-	if c.Model.Prior == "" {
-		c.Model.Prior = model.PriorUniform
-	}
-	if c.Model.Kind == "" {
-		c.Model.Kind = model.LatentCategorical
-	}
+	c.Model = c.Model.WithDefaults()
 	if c.Estimator == "" {
 		c.Estimator = estimator.GS
 		if c.Hard {
@@ -215,15 +197,9 @@ func (c Config) WithEstimator(name string) Config {
 	return c
 }
 
-// optimizer returns the optimizer's name, Adam when unset.
-func (c Config) optimizer() string {
-	if c.Optimizer == "" {
-		return OptAdam
-	}
-	return c.Optimizer
-}
-
-// estimatorOptions returns the options of the training estimator.
+// estimatorOptions returns the options of the training estimator:
+// variance normalisation on, as the paper needed it for SF, DARN and
+// MuProp.
 func (c Config) estimatorOptions() estimator.Options {
 	return estimator.Options{Batch: c.Batch, RelaxedKL: c.KL == KLRelaxed, PriorTau: c.PriorTau, Normalize: true}
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"gsvae/internal/kernels"
 	"gsvae/internal/parallel"
 )
 
@@ -78,7 +79,7 @@ func (o *Optimizer) Step(params, grads [][]float32) int {
 	case OptMomentum:
 		lr := float32(o.LR)
 		update = func(w, g, m, _ []float32) bool {
-			if !allFinite(g[:len(w)]) {
+			if !kernels.AllFinite(g[:len(w)]) {
 				return false
 			}
 			for j := range w {
@@ -88,8 +89,8 @@ func (o *Optimizer) Step(params, grads [][]float32) int {
 			return true
 		}
 	default:
-		r := newAdamRule(o.LR, o.T)
-		update = func(w, g, m, v []float32) bool { return adam(r, w, g, m, v) }
+		r := kernels.NewAdamRule(o.LR, adamBeta1, adamBeta2, adamEps, o.T)
+		update = func(w, g, m, v []float32) bool { return kernels.Adam(r, w, g, m, v) }
 	}
 	// Every element is updated independently, so splitting the work
 	// across CPUs changes no result. Each CPU takes one contiguous range

@@ -17,15 +17,35 @@ import (
 	"gsvae/data"
 	"gsvae/estimator"
 	"gsvae/eval"
-	"gsvae/internal/cli"
 	"gsvae/model"
 )
 
 // Output says where a run reports: Log gets the start line and one summary
-// line per epoch; Progress gets the live progress bar (nil: no bar).
+// line per epoch; Progress, if not nil, is called as the work advances,
+// for a progress bar.
 type Output struct {
 	Log      io.Writer
-	Progress io.Writer
+	Progress func(Progress)
+}
+
+// Progress is one report of a run's progress.
+type Progress struct {
+	// Task names the work: "epoch 3/10", or "gradvar after epoch 3".
+	Task string
+	// Done and Total count its units ("steps" or "draws") so far and in
+	// all; Done == Total ends the task.
+	Done, Total int
+	Unit        string
+	// Loss and Tau are the last update's loss and temperature, during an
+	// epoch.
+	Loss, Tau float64
+}
+
+// report calls out.Progress if it is set.
+func (out Output) report(p Progress) {
+	if out.Progress != nil {
+		out.Progress(p)
+	}
 }
 
 // ErrExists reports that Out already holds a run that was not asked to be
@@ -38,7 +58,7 @@ var ErrExists = errors.New("output folder already holds a run")
 // the current update and saves the position reached to model.ckpt, from
 // which Resume continues exactly.
 func Run(ctx context.Context, cfg Config, out Output) (err error) {
-	cfg = cfg.withDefaults() // a resumed run sees its settings so, too
+	cfg = cfg.WithDefaults() // a resumed run sees its settings so, too
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -52,7 +72,7 @@ func Run(ctx context.Context, cfg Config, out Output) (err error) {
 	defer func() { err = errors.Join(err, unlock()) }()
 	ckpt := filepath.Join(cfg.Out, CheckpointFile)
 	if _, err := os.Stat(ckpt); err == nil {
-		return fmt.Errorf("%w: %s exists; pass -resume to continue it or choose another -out", ErrExists, ckpt)
+		return fmt.Errorf("%w: %s exists", ErrExists, ckpt)
 	}
 	st, err := NewState(cfg)
 	if err != nil {
@@ -133,8 +153,8 @@ func (st *State) run(ctx context.Context, out Output) error {
 	}
 	rng := rand.New(st.RNG)
 	batches := data.NewBatches(trainSet, cfg.Batch, bin, rng)
-	fmt.Fprintf(log, "training %s VAE with -estimator %s (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
-		describe(cfg.Model), cfg.Estimator, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
+	fmt.Fprintf(log, "training %s with estimator %s (%d parameters) on %d images, batch %d, %d steps/epoch, epochs %d-%d, into %s\n%s\n",
+		cfg.Model.Describe(), cfg.Estimator, st.Params.Len(), trainSet.N, cfg.Batch, batches.Len(), st.Epoch+1, cfg.Epochs, cfg.Out, backend.Describe())
 	for st.Epoch < cfg.Epochs {
 		if st.Order != nil {
 			if err := batches.Seek(st.Order, st.Next); err != nil {
@@ -146,7 +166,7 @@ func (st *State) run(ctx context.Context, out Output) error {
 			st.EpochLoss, st.EpochImages = 0, 0
 		}
 		start := time.Now()
-		updates, err := st.epoch(ctx, est, batches, rng, out.Progress)
+		updates, err := st.epoch(ctx, est, batches, rng, out)
 		trainSecs := time.Since(start).Seconds()
 		var valid eval.Bound
 		if err == nil {
@@ -154,14 +174,14 @@ func (st *State) run(ctx context.Context, out Output) error {
 		}
 		var gv *eval.GradVarReport
 		if err == nil && cfg.TrackGradVar > 0 && (st.Epoch+1)%cfg.TrackGradVar == 0 {
-			fmt.Fprintf(log, "measuring the estimators' gradient variance (-track-gradvar %d)\n", cfg.TrackGradVar)
-			gv, err = st.trackGradVar(ctx, trainSet, out.Progress)
+			fmt.Fprintf(log, "measuring the estimators' gradient variance (every %d epochs)\n", cfg.TrackGradVar)
+			gv, err = st.trackGradVar(ctx, trainSet, out)
 		}
 		if err != nil {
 			// A non-finite gradient leaves the weights partly updated
 			// (see Optimizer.Step): they are never saved.
 			if ctx.Err() != nil && !errors.Is(err, ErrNonFinite) {
-				return st.interrupt(batches, log, err)
+				return st.interrupt(batches, err)
 			}
 			return err
 		}
@@ -201,18 +221,34 @@ func (st *State) run(ctx context.Context, out Output) error {
 	return nil
 }
 
+// Interrupted reports a run stopped by its context after saving the
+// position reached to Checkpoint, from which Resume continues exactly.
+// It wraps the context's error (context.Canceled for Ctrl-C).
+type Interrupted struct {
+	Step, Epoch int    // updates made, and the epoch in progress (from 1)
+	Done, Of    int    // images of that epoch done, of all
+	Checkpoint  string // the saved state
+	Cause       error
+}
+
+// Error describes the stop and the state saved.
+func (e *Interrupted) Error() string {
+	return fmt.Sprintf("interrupted at step %d (epoch %d, %d of %d images done); saved %s: %v", e.Step, e.Epoch, e.Done, e.Of, e.Checkpoint, e.Cause)
+}
+
+// Unwrap returns the context's error.
+func (e *Interrupted) Unwrap() error { return e.Cause }
+
 // interrupt saves the position reached in the current epoch to model.ckpt,
-// so that a resumed run continues exactly there, and says how to resume.
-// The returned error wraps cause (context.Canceled for Ctrl-C).
-func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) error {
+// so that a resumed run continues exactly there, and returns an
+// *Interrupted wrapping cause.
+func (st *State) interrupt(batches *data.Batches, cause error) error {
 	st.Order, st.Next = batches.Position()
 	path := filepath.Join(st.Config.Out, CheckpointFile)
 	if err := st.Save(path); err != nil {
 		return fmt.Errorf("interrupted at step %d, and saving failed (the previous checkpoint is intact): %w", st.Step, errors.Join(cause, err))
 	}
-	fmt.Fprintf(log, "interrupted at step %d (epoch %d, %d of %d images done); saved %s\nresume with: train -resume -out %s\n",
-		st.Step, st.Epoch+1, st.Next, len(st.Order), path, st.Config.Out)
-	return fmt.Errorf("interrupted at step %d: %w", st.Step, cause)
+	return &Interrupted{Step: st.Step, Epoch: st.Epoch + 1, Done: st.Next, Of: len(st.Order), Checkpoint: path, Cause: cause}
 }
 
 // epoch continues the current epoch of batches to its end, accumulating the
@@ -220,14 +256,13 @@ func (st *State) interrupt(batches *data.Batches, log io.Writer, cause error) er
 // ctx before every update and stops with ctx's error, leaving batches and
 // the random stream just after the last update, so that the position can be
 // saved and resumed exactly.
-func (st *State) epoch(ctx context.Context, est *estimator.Estimator, batches *data.Batches, rng *rand.Rand, progress io.Writer) (updates int, err error) {
+func (st *State) epoch(ctx context.Context, est *estimator.Estimator, batches *data.Batches, rng *rand.Rand, out Output) (updates int, err error) {
 	cfg := st.Config
-	// The bar only draws on stderr: its drawing errors are not the run's.
-	bar := cli.NewBar(progress, batches.Len(), fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs), "steps")
-	defer func() { _ = bar.Exit() }()
+	p := Progress{Task: fmt.Sprintf("epoch %d/%d", st.Epoch+1, cfg.Epochs), Total: batches.Len(), Unit: "steps"}
 	if _, next := batches.Position(); next > 0 {
-		_ = bar.Set((next + cfg.Batch - 1) / cfg.Batch)
+		p.Done = (next + cfg.Batch - 1) / cfg.Batch
 	}
+	out.report(p)
 	x := est.X.Float32s()
 	for {
 		if err := ctx.Err(); err != nil {
@@ -245,8 +280,8 @@ func (st *State) epoch(ctx context.Context, est *estimator.Estimator, batches *d
 		updates++
 		st.EpochLoss += loss * float64(rows)
 		st.EpochImages += rows
-		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.2f  tau %.3f", st.Epoch+1, cfg.Epochs, loss, tau))
-		_ = bar.Add(1)
+		p.Done, p.Loss, p.Tau = p.Done+1, loss, tau
+		out.report(p)
 	}
 }
 
@@ -262,7 +297,7 @@ func (st *State) update(est *estimator.Estimator, rows int, tau float64, rng *ra
 		return 0, fmt.Errorf("step %d: %w", st.Step, err)
 	}
 	loss := est.Loss()
-	params := make([][]float32, len(st.Params.Tensors))
+	params := make([][]float32, len(est.Grads()))
 	grads := make([][]float32, len(params))
 	for i, g := range est.Grads() {
 		params[i] = st.Params.Tensors[i].Float32s()
@@ -285,24 +320,22 @@ func (st *State) update(est *estimator.Estimator, rows int, tau float64, rng *ra
 // the current temperature, with TrackDraws draws each and a muprop
 // reference of 10 times as many. Its random streams are its own, so
 // tracking does not change the training run.
-func (st *State) trackGradVar(ctx context.Context, trainSet *data.Split, progress io.Writer) (*eval.GradVarReport, error) {
+func (st *State) trackGradVar(ctx context.Context, trainSet *data.Split, out Output) (*eval.GradVarReport, error) {
 	cfg := st.Config
 	b := data.NewBatches(trainSet, min(cfg.Batch, trainSet.N), data.Fixed, rand.New(rand.NewPCG(cfg.Seed, streamGradVar)))
 	b.Shuffle()
 	x := make([]float32, min(cfg.Batch, trainSet.N)*cfg.Model.Input)
 	b.Next(x)
-	m, p, err := FitBaseline(cfg.Model, st.Params, x, FitBaselineSteps, cfg.Seed)
+	m, p, err := estimator.FitBaseline(cfg.Model, st.Params, x, estimator.FitBaselineSteps, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
-	bar := cli.NewBar(progress, 1, fmt.Sprintf("gradvar after epoch %d", st.Epoch+1), "draws")
-	defer func() { _ = bar.Exit() }()
+	task := fmt.Sprintf("gradvar after epoch %d", st.Epoch+1)
 	rep, err := eval.GradVar(ctx, m, p, x, eval.GradVarOptions{
 		Estimators: estimator.Names, Taus: []float64{cfg.temperature(st.Step - 1)},
 		Draws: cfg.TrackDraws, RefDraws: 10 * cfg.TrackDraws, Warmup: eval.DefaultWarmup, Seed: cfg.Seed + uint64(st.Epoch),
 	}, func(done, total int) {
-		bar.ChangeMax(total)
-		_ = bar.Set(done) // the bar only draws on stderr
+		out.report(Progress{Task: task, Done: done, Total: total, Unit: "draws"})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("track gradient variance: %w", err)
@@ -321,15 +354,6 @@ func summarize(rep *eval.GradVarReport) string {
 		}
 	}
 	return b.String()
-}
-
-// describe names the model's latent space, as in "20x10 categorical" or
-// "200 Bernoulli".
-func describe(cfg model.Config) string {
-	if cfg.Bernoulli() {
-		return fmt.Sprintf("%d Bernoulli", cfg.N)
-	}
-	return fmt.Sprintf("%dx%d categorical", cfg.N, cfg.K)
 }
 
 // ErrNonFinite reports a NaN or infinite loss or gradient: training stops,

@@ -41,8 +41,8 @@ type State struct {
 	// first epoch ends; best.ckpt holds the state that reached it.
 	BestValid float64
 	// Stats are the score-function estimators' moving averages of their
-	// learning signal (see estimator.Stats).
-	Stats estimator.Stats
+	// learning signal, one per stochastic layer (see estimator.Stats).
+	Stats []estimator.Stats
 }
 
 // Random streams derived from Config.Seed, one per purpose, so that
@@ -66,7 +66,7 @@ func NewState(cfg Config) (*State, error) {
 	for i, t := range p.Tensors {
 		sizes[i] = t.Len()
 	}
-	opt, err := NewOptimizer(cfg.optimizer(), cfg.LR, sizes)
+	opt, err := NewOptimizer(cfg.Optimizer, cfg.LR, sizes)
 	if err != nil {
 		return nil, err
 	}
@@ -76,15 +76,24 @@ func NewState(cfg Config) (*State, error) {
 		Opt:       opt,
 		RNG:       rand.NewPCG(cfg.Seed, streamTrain),
 		BestValid: math.Inf(1),
-		Stats:     estimator.Stats{Var: 1},
+		Stats:     newStats(cfg.Model.Layers()),
 	}, nil
 }
 
-// Tensor name prefixes inside a checkpoint.
+// newStats returns the starting moving averages of n stochastic layers.
+func newStats(n int) []estimator.Stats {
+	s := make([]estimator.Stats, n)
+	for i := range s {
+		s[i] = estimator.NewStats()
+	}
+	return s
+}
+
+// Tensor name prefixes inside a checkpoint, beside the parameters'
+// model.ParamPrefix.
 const (
-	prefixParam = "param/"
-	prefixOptM  = "opt.m/" // Adam's first moments, or the momentum velocity
-	prefixOptV  = "opt.v/" // Adam's second moments
+	prefixOptM = "opt.m/" // Adam's first moments, or the momentum velocity
+	prefixOptV = "opt.v/" // Adam's second moments
 )
 
 // file converts st into checkpoint content.
@@ -104,22 +113,20 @@ func (st *State) file() (*checkpoint.File, error) {
 			"order":       encodeInts(st.Order),
 			"epoch_loss":  encodeFloat(st.EpochLoss),
 			"best_valid":  encodeFloat(st.BestValid),
-			"signal_mean": encodeFloat(st.Stats.Mean),
-			"signal_var":  encodeFloat(st.Stats.Var),
+			"signal_mean": encodeFloats(statsField(st.Stats, func(s estimator.Stats) float64 { return s.Mean })),
+			"signal_var":  encodeFloats(statsField(st.Stats, func(s estimator.Stats) float64 { return s.Var })),
 		},
 		Counters: map[string]int64{
 			"epoch": int64(st.Epoch), "step": int64(st.Step), "opt_t": int64(st.Opt.T),
 			"next": int64(st.Next), "epoch_images": int64(st.EpochImages),
 		},
 	}
-	for i, name := range st.Params.Names {
-		t := st.Params.Tensors[i]
-		shape := []int(t.Shape().Clone())
-		f.Tensors = append(f.Tensors,
-			checkpoint.Tensor{Name: prefixParam + name, Shape: shape, Data: t.Float32s()},
-			checkpoint.Tensor{Name: prefixOptM + name, Shape: shape, Data: st.Opt.M[i]})
+	for i, t := range model.Tensors(st.Params) {
+		name := st.Params.Names[i]
+		f.Tensors = append(f.Tensors, t,
+			checkpoint.Tensor{Name: prefixOptM + name, Shape: t.Shape, Data: st.Opt.M[i]})
 		if st.Opt.V != nil {
-			f.Tensors = append(f.Tensors, checkpoint.Tensor{Name: prefixOptV + name, Shape: shape, Data: st.Opt.V[i]})
+			f.Tensors = append(f.Tensors, checkpoint.Tensor{Name: prefixOptV + name, Shape: t.Shape, Data: st.Opt.V[i]})
 		}
 	}
 	return f, nil
@@ -159,29 +166,25 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 	if err := json.Unmarshal(f.Config, &cfg); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.Model.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if cfg.Model.Input != data.Pixels {
 		return nil, fmt.Errorf("config: %d input pixels, MNIST has %d", cfg.Model.Input, data.Pixels)
 	}
+	if cfg.Optimizer != OptAdam && cfg.Optimizer != OptMomentum {
+		return nil, fmt.Errorf("config: optimizer %q: want %s or %s", cfg.Optimizer, OptAdam, OptMomentum)
+	}
 	// Check the file against the architecture before allocating it, so a
 	// configuration that lies about its size costs nothing.
-	prefixes := []string{prefixParam, prefixOptM}
-	if cfg.optimizer() == OptAdam {
+	prefixes := []string{model.ParamPrefix, prefixOptM}
+	if cfg.Optimizer == OptAdam {
 		prefixes = append(prefixes, prefixOptV)
 	}
-	names, shapes := cfg.Model.Shapes()
-	for i, name := range names {
-		for _, prefix := range prefixes {
-			t, err := f.Tensor(prefix + name)
-			if err != nil {
-				return nil, err
-			}
-			if !tensor.Shape(shapes[i]).Eq(tensor.Shape(t.Shape)) {
-				return nil, fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, tensor.Shape(t.Shape), tensor.Shape(shapes[i]))
-			}
+	for _, prefix := range prefixes {
+		if err := model.CheckTensors(f, cfg.Model, prefix); err != nil {
+			return nil, err
 		}
 	}
 	st, err := NewState(cfg)
@@ -193,7 +196,7 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 			prefix string
 			data   []float32
 		}{
-			{prefixParam, st.Params.Tensors[i].Float32s()},
+			{model.ParamPrefix, st.Params.Tensors[i].Float32s()},
 			{prefixOptM, st.Opt.M[i]},
 		}
 		if st.Opt.V != nil {
@@ -231,11 +234,19 @@ func stateFrom(f *checkpoint.File) (*State, error) {
 		return nil, fmt.Errorf("best validation bound: %w", err)
 	}
 	if _, ok := f.Blobs["signal_mean"]; ok { // absent before the estimators existed
-		if st.Stats.Mean, err = decodeFloat(f.Blobs["signal_mean"]); err != nil {
+		means, err := decodeFloats(f.Blobs["signal_mean"])
+		if err != nil {
 			return nil, fmt.Errorf("learning signal mean: %w", err)
 		}
-		if st.Stats.Var, err = decodeFloat(f.Blobs["signal_var"]); err != nil {
+		vars, err := decodeFloats(f.Blobs["signal_var"])
+		if err != nil {
 			return nil, fmt.Errorf("learning signal variance: %w", err)
+		}
+		if len(means) != len(st.Stats) || len(vars) != len(st.Stats) {
+			return nil, fmt.Errorf("learning signal averages of %d and %d layers for %d stochastic layers", len(means), len(vars), len(st.Stats))
+		}
+		for i := range st.Stats {
+			st.Stats[i] = estimator.Stats{Mean: means[i], Var: vars[i]}
 		}
 	}
 	return st, nil
@@ -260,6 +271,37 @@ func decodeInts(b []byte) ([]int, error) {
 	v := make([]int, len(b)/4)
 	for i := range v {
 		v[i] = int(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// statsField returns one field of every layer's moving averages.
+func statsField(s []estimator.Stats, field func(estimator.Stats) float64) []float64 {
+	out := make([]float64, len(s))
+	for i, v := range s {
+		out[i] = field(v)
+	}
+	return out
+}
+
+// encodeFloats stores float64s little-endian, 8 bytes each.
+func encodeFloats(v []float64) []byte {
+	b := make([]byte, 0, 8*len(v))
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+// decodeFloats reads what encodeFloats stored (a checkpoint from before
+// the SBN holds one value per blob).
+func decodeFloats(b []byte) ([]float64, error) {
+	if len(b)%8 != 0 || len(b) > 8*16 {
+		return nil, fmt.Errorf("%d bytes is not a short list of float64", len(b))
+	}
+	v := make([]float64, len(b)/8)
+	for i := range v {
+		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
 	}
 	return v, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"gsvae/estimator"
 	"gsvae/internal/cli"
+	"gsvae/model"
 	"gsvae/train"
 )
 
@@ -35,7 +37,8 @@ func newFlags(cfg *train.Config, resume *bool) *flag.FlagSet {
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "minibatch `size` (images per update)")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "learning `rate`")
 	fs.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "`adam` (default) or momentum (SGD with momentum 0.9, as in the paper)")
-	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of latent variables")
+	fs.StringVar(&cfg.Model.Task, "task", cfg.Model.Task, "`task`: vae (the VAE of Sec. 4.2) or sbn (Sec. 4.1: predict the lower half of a digit from its upper half with two stochastic layers, 392-200-200-392; no hidden layers)")
+	fs.IntVar(&cfg.Model.N, "N", cfg.Model.N, "`number` of latent variables (of each stochastic layer)")
 	fs.IntVar(&cfg.Model.K, "K", cfg.Model.K, "`classes` per latent variable (at least 2)")
 	fs.StringVar(&cfg.Model.Prior, "prior", cfg.Model.Prior, "prior over each latent variable: `uniform` or learned (its logits trained with the rest)")
 	fs.Var((*widths)(&cfg.Model.Hidden), "hidden", "encoder hidden layer `widths`, comma-separated, or none for the paper's linear encoder and decoder; the decoder mirrors them")
@@ -66,15 +69,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args, usage, stdout); err != nil {
 		return err
 	}
-	out := train.Output{Log: stdout, Progress: stderr}
+	bars := newBars(stderr)
+	defer bars.stop()
+	out := train.Output{Log: stdout, Progress: bars.report}
 	if !resume {
 		if err := settle(fs, &cfg); err != nil {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {
-			return cli.UsageError{Err: err}
+			return usageOf(err)
 		}
-		return train.Run(ctx, cfg, out)
+		return explain(train.Run(ctx, cfg, out), stdout)
 	}
 	if fi, err := os.Stat(cfg.Out); err == nil && !fi.IsDir() {
 		return cli.Usagef("-out %s is a file, not a run folder", cfg.Out)
@@ -94,9 +99,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		st.Config.Data = cfg.Data
 	}
 	if err := st.Config.Validate(); err != nil {
+		return usageOf(err)
+	}
+	return explain(train.Resume(ctx, st, out), stdout)
+}
+
+// flagOf names the flag that sets each setting of train.Config and
+// model.Config whose name differs from its JSON key.
+var flagOf = map[string]string{
+	"n": "N", "k": "K", "tau_min": "tau-min", "anneal_rate": "anneal-rate", "anneal_every": "anneal-every",
+	"prior_tau": "prior-tau", "track_gradvar": "track-gradvar", "track_draws": "track-draws",
+	"baseline": "estimator", "input": "data",
+}
+
+// usageOf turns a configuration's *model.SettingError into a usage error
+// naming the flag, as "-tau-min 2: is above tau0".
+func usageOf(err error) error {
+	var se *model.SettingError
+	if !errors.As(err, &se) {
 		return cli.UsageError{Err: err}
 	}
-	return train.Resume(ctx, st, out)
+	name, ok := flagOf[se.Setting]
+	if !ok {
+		name = se.Setting
+	}
+	want := strings.ReplaceAll(se.Want, "tau0", "-tau0")
+	return cli.Usagef("-%s %v: %s", name, se.Value, want)
+}
+
+// explain adds to an error of train.Run or train.Resume what the user can
+// do: how to resume an interrupted run (printed on stdout, the run's log),
+// or how to continue an existing one.
+func explain(err error, stdout io.Writer) error {
+	var stop *train.Interrupted
+	switch {
+	case errors.As(err, &stop):
+		fmt.Fprintf(stdout, "interrupted at step %d (epoch %d, %d of %d images done); saved %s\nresume with: train -resume -out %s\n",
+			stop.Step, stop.Epoch, stop.Done, stop.Of, stop.Checkpoint, filepath.Dir(stop.Checkpoint))
+	case errors.Is(err, train.ErrExists):
+		return fmt.Errorf("%w; pass -resume to continue it or choose another -out", err)
+	}
+	return err
 }
 
 // BernoulliN is the default number of Bernoulli latent variables, the
@@ -104,9 +147,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const BernoulliN = 200
 
 // settle resolves the flags that depend on each other: -hard is
-// -estimator st-gs, and -latent bernoulli defaults N to 200 and K to 2.
-// It also sizes the baseline network for the estimator.
+// -estimator st-gs, -latent bernoulli defaults N to 200 and K to 2, and
+// -task sbn has no hidden layers unless -hidden says otherwise. It also
+// sizes the baseline network for the estimator.
 func settle(fs *flag.FlagSet, cfg *train.Config) error {
+	if cfg.Model.SBN() && !isSet(fs, "hidden") {
+		cfg.Model.Hidden = []int{}
+	}
 	if cfg.Hard {
 		if isSet(fs, "estimator") && cfg.Estimator != estimator.STGS {
 			return cli.Usagef("-hard means -estimator %s, but -estimator is %s", estimator.STGS, cfg.Estimator)
