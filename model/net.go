@@ -217,8 +217,9 @@ type Pass struct {
 	// Logits and Codes hold each stochastic layer's (B, N*K) logits, as
 	// every term reads them (after GradScale), and the code its Coder gave.
 	Logits, Codes []*G.Node
-	// Rec is the (B) reconstruction term -log p(target | codes).
-	Rec *G.Node
+	// PixelLogits are the (B, Out()) Bernoulli logits of the predicted
+	// pixels, and Rec the (B) reconstruction term -log p(target | codes).
+	PixelLogits, Rec *G.Node
 	// KL is the VAE's (B) KL(q(z|x) || p(z)); nil for the SBN.
 	KL *G.Node
 }
@@ -254,7 +255,10 @@ func (n *Net) Forward(in, target *G.Node, code Coder, opt Options) (*Pass, error
 		p.Logits, p.Codes = append(p.Logits, logits), append(p.Codes, h)
 	}
 	var err error
-	if p.Rec, err = n.NegLogLik(h, target, opt.CodeGrad, false); err != nil { // (B)
+	if p.PixelLogits, err = n.PixelLogits(h, opt.CodeGrad, false); err != nil { // (B, Out())
+		return nil, err
+	}
+	if p.Rec, err = negLogLik(p.PixelLogits, target); err != nil { // (B)
 		return nil, err
 	}
 	switch {

@@ -21,7 +21,6 @@ import (
 	"gsvae/internal/chart"
 	"gsvae/internal/cli"
 	"gsvae/model"
-	"gsvae/train"
 )
 
 // gradvarFlags are the settings of `eval gradvar`.
@@ -35,7 +34,7 @@ type gradvarFlags struct {
 
 func runGradVar(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := gradvarFlags{ckpt: "checkpoints/default", split: "train", estimators: strings.Join(estimator.Names, ","),
-		taus: "0.1,0.25,0.5,1,2", draws: 200, refDraws: 5000, batch: 100, baselineSteps: train.FitBaselineSteps, seed: 1}
+		taus: "0.1,0.25,0.5,1,2", draws: 200, refDraws: 5000, batch: 100, baselineSteps: estimator.FitBaselineSteps, seed: 1}
 	fs := flag.NewFlagSet("eval gradvar", flag.ContinueOnError)
 	fs.StringVar(&f.ckpt, "ckpt", f.ckpt, "checkpoint `path`: a run folder (its model.ckpt) or a .ckpt file")
 	fs.StringVar(&f.estimators, "estimators", f.estimators, "comma-separated `names` of the estimators to measure")
@@ -55,21 +54,25 @@ func runGradVar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	path := train.CheckpointPath(f.ckpt)
+	path := cli.CheckpointPath(f.ckpt)
 	if f.out == "" {
 		f.out = filepath.Join(filepath.Dir(path), "gradvar")
 	}
-	st, err := train.Load(path)
+	m, err := loadModel(path)
 	if err != nil {
 		return err
 	}
-	x, err := fixedBatch(st.Config.Data, f)
+	dataDir := f.dataDir
+	if dataDir == "" {
+		dataDir = m.data
+	}
+	x, err := fixedBatch(dataDir, f)
 	if err != nil {
 		return err
 	}
-	cfg, p := st.Config.Model, st.Params
+	cfg, p := m.cfg, m.params
 	if slices.Contains(names, estimator.NVIL) {
-		if cfg, p, err = train.FitBaseline(cfg, p, x, f.baselineSteps, f.seed); err != nil {
+		if cfg, p, err = estimator.FitBaseline(cfg, p, x, f.baselineSteps, f.seed); err != nil {
 			return err
 		}
 	}
@@ -88,8 +91,8 @@ func runGradVar(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := os.MkdirAll(f.out, 0o755); err != nil {
 		return fmt.Errorf("gradvar: %w", err)
 	}
-	head := fmt.Sprintf("%s (epoch %d, -estimator %s, %s latents), %d %s images, %d draws per estimate, reference %s",
-		path, st.Epoch, st.Config.Estimator, cfg.Kind, f.batch, f.split, f.draws, rep.Reference)
+	head := fmt.Sprintf("%s (epoch %d, trained with %s; %s), %d %s images, %d draws per estimate, reference %s",
+		path, m.epoch, m.run, cfg.Describe(), f.batch, f.split, f.draws, rep.Reference)
 	if err := writeGradVar(f.out, head, rep); err != nil {
 		return err
 	}

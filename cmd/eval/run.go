@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"gsvae/checkpoint"
 	"gsvae/data"
 	"gsvae/eval"
 	"gsvae/internal/cli"
-	"gsvae/train"
+	"gsvae/model"
 )
 
 const usage = `eval: measure a trained Gumbel-Softmax VAE.
@@ -128,16 +129,16 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case k < 1 || k > 100000:
 		return cli.Usagef("-iw %d: want 1 to 100000", k)
 	}
-	path := train.CheckpointPath(ckpt)
+	path := cli.CheckpointPath(ckpt)
 	if out == "" {
 		out = filepath.Join(filepath.Dir(path), "eval.json")
 	}
-	st, err := train.Load(path)
+	m, err := loadModel(path)
 	if err != nil {
 		return err
 	}
 	if dataDir == "" {
-		dataDir = st.Config.Data
+		dataDir = m.data
 	}
 	dir, err := data.FindDir(dataDir)
 	if err != nil {
@@ -152,20 +153,20 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		s = valid
 	}
 	start := time.Now()
-	cfg := st.Config.Model
-	elbo, err := eval.NegELBO(ctx, cfg, st.Params, s, samples, rand.New(rand.NewPCG(seed, 1)))
+	cfg := m.cfg
+	elbo, err := eval.NegELBO(ctx, cfg, m.params, s, samples, rand.New(rand.NewPCG(seed, 1)))
 	if err != nil {
 		return err
 	}
 	bar := cli.NewBar(stderr, s.N, fmt.Sprintf("IW bound, k=%d", k), "images")
 	// The bar only draws on stderr: its drawing errors are not the run's.
-	iw, err := eval.NegIWBound(ctx, cfg, st.Params, s, k, rand.New(rand.NewPCG(seed, 2)), func(done int) { _ = bar.Set(done) })
+	iw, err := eval.NegIWBound(ctx, cfg, m.params, s, k, rand.New(rand.NewPCG(seed, 2)), func(done int) { _ = bar.Set(done) })
 	_ = bar.Exit()
 	if err != nil {
 		return err
 	}
 	r := boundReport{
-		Checkpoint: path, Epoch: st.Epoch, Split: split, N: s.N, Samples: samples,
+		Checkpoint: path, Epoch: m.epoch, Split: split, N: s.N, Samples: samples,
 		NegELBO: elbo.NegELBO, NegELBOSE: elbo.SE, Rec: elbo.Rec, KL: elbo.KL,
 		IWK: k, NegIWBound: iw.NegBound, NegIWBoundSE: iw.SE, Seed: seed,
 		Seconds: time.Since(start).Seconds(),
@@ -178,6 +179,40 @@ func runBound(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	fmt.Fprintf(stdout, "%s (epoch %d), %s, %d images: -ELBO %.2f ± %.2f (%d sample(s)), -L_%d %.2f ± %.2f nats, %.0f s; wrote %s\n",
-		path, st.Epoch, split, s.N, r.NegELBO, r.NegELBOSE, samples, k, r.NegIWBound, r.NegIWBoundSE, r.Seconds, out)
+		path, m.epoch, split, s.N, r.NegELBO, r.NegELBOSE, samples, k, r.NegIWBound, r.NegIWBoundSE, r.Seconds, out)
 	return nil
+}
+
+// loaded is a model read from a checkpoint, with what the checkpoint
+// says of its training run when it is a training checkpoint.
+type loaded struct {
+	cfg    model.Config
+	params *model.Params
+	epoch  int    // epochs trained (0 for a model file)
+	data   string // the run's MNIST folder ("" for GoMNIST's)
+	run    string // the run's estimator, for reports
+}
+
+// loadModel reads the model of the checkpoint at path (model.Decode) and
+// the run settings reports mention.
+func loadModel(path string) (*loaded, error) {
+	f, err := checkpoint.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, p, err := model.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
+	}
+	if cfg.Input != data.Pixels {
+		return nil, fmt.Errorf("load model %s: a model of %d-pixel images, MNIST's have %d", path, cfg.Input, data.Pixels)
+	}
+	var run struct {
+		Data      string `json:"data"`
+		Estimator string `json:"estimator"`
+	}
+	if err := json.Unmarshal(f.Config, &run); err != nil {
+		return nil, fmt.Errorf("load model %s: config: %w", path, err)
+	}
+	return &loaded{cfg: cfg, params: p, epoch: int(max(f.Counters["epoch"], 0)), data: run.Data, run: run.Estimator}, nil
 }

@@ -16,7 +16,7 @@ import (
 	"gsvae/estimator"
 	"gsvae/internal/chart"
 	"gsvae/internal/cli"
-	"gsvae/model"
+	"gsvae/gumbel"
 )
 
 // toyFlags are the settings of `eval toy`.
@@ -165,7 +165,7 @@ func (f *toyFlags) optimise(ctx context.Context, stats []toyStat) ([]chart.Serie
 		tail := max(1, f.steps/10) // the steps averaged into the final values
 		var best, loss float64
 		for step := 0; step <= f.steps; step++ {
-			model.SoftmaxGroups(mu, logits, f.k, 1)
+			gumbel.SoftmaxGroups(mu, logits, f.k, 1)
 			if step%every == 0 || step == f.steps {
 				curve.X, curve.Y = append(curve.X, float64(step)), append(curve.Y, mu[bestClass])
 				if err := ctx.Err(); err != nil {

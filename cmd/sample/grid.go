@@ -29,6 +29,13 @@ func newGrid(n, layers int) *grid {
 	if layers > 1 {
 		cols = int(math.Ceil(math.Sqrt(2 * float64(n))))
 	}
+	return newGridOf(n, cols, layers)
+}
+
+// newGridCols lays out n images in rows of cols.
+func newGridCols(n, cols int) *grid { return newGridOf(n, cols, 1) }
+
+func newGridOf(n, cols, layers int) *grid {
 	rows := (n + cols - 1) / cols * layers
 	img := image.NewGray(image.Rect(0, 0, gap+cols*(side+gap), gap+rows*(side+gap)))
 	for i := range img.Pix {

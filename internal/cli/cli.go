@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -95,4 +96,16 @@ func Parse(fs *flag.FlagSet, args []string, usage string, w io.Writer) error {
 		return Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// CheckpointFile is the checkpoint a run folder stands for.
+const CheckpointFile = "model.ckpt"
+
+// CheckpointPath resolves what a user names as a checkpoint: a run folder
+// stands for its model.ckpt, anything else is taken as the file itself.
+func CheckpointPath(path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return filepath.Join(path, CheckpointFile)
+	}
+	return path
 }
