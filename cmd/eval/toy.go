@@ -14,9 +14,9 @@ import (
 	"strings"
 
 	"gsvae/estimator"
+	"gsvae/gumbel"
 	"gsvae/internal/chart"
 	"gsvae/internal/cli"
-	"gsvae/gumbel"
 )
 
 // toyFlags are the settings of `eval toy`.
