@@ -1,56 +1,109 @@
 // Package estimator provides the gradient estimators that Jang, Gu & Poole
-// (2017, Table 1) compare for the discrete VAE: each draws one stochastic
-// estimate of the gradient of the minibatch loss
+// (2017, Table 1) compare, for the discrete VAE and for the two-layer
+// stochastic binary network (SBN) of their structured output prediction
+// task: each draws one stochastic estimate of the gradient of the
+// minibatch loss for every parameter.
 //
-//	L = 1/B sum_b ( E_q(z|x_b)[f_b(z)] + KL(q(z|x_b) || p(z)) ),
-//	f_b(z) = -log p(x_b|z),
+// # The losses
 //
-// for every parameter. The KL term keeps its analytic gradient in every
-// estimator; they differ in how they differentiate E_q[f(z)] with respect
-// to the logits l of q (the decoder's parameters get the pathwise gradient
-// of f at whatever code the decoder was given). With mu = softmax(l) per
-// variable, g Gumbel noise, z = one_hot(argmax(l + g)) a sample of q and
-// d = df/dz (back-propagated through the decoder):
+// VAE, one stochastic layer z with logits l = enc(x):
 //
-//	gs          y = softmax((l + g)/tau) into the decoder, dL/dl = J_y^T df/dy
-//	            (Jang et al. 2017; Maddison et al. 2017). Biased; the bias
-//	            vanishes as tau -> 0 while the variance grows.
+//	L = 1/B sum_b ( E_q(z|x_b)[f_b(z)] + KL(q(z|x_b) || p(z)) ),   f_b(z) = -log p(x_b|z).
+//
+// SBN, two stochastic layers h1 ~ p(h1 | x_upper) (logits l1) and
+// h2 ~ p(h2 | h1) (logits l2 = W2 h1 + b2):
+//
+//	L = 1/B sum_b E[f_b(h2)],   f_b(h2) = -log p(x_lower,b | h2).
+//
+// The KL keeps its analytic gradient in every estimator; the network after
+// the last stochastic layer (the decoder) gets the pathwise gradient of f
+// at whatever code it was given. The estimators differ in the gradient
+// they send to each layer's logits l.
+//
+// # One stochastic layer
+//
+// With mu = softmax(l) per variable, g Gumbel noise, z =
+// one_hot(argmax(l + g)) a sample of q (the Gumbel-max trick),
+// y = softmax((l + g)/tau) and d = df/dz back-propagated through the
+// decoder, and J_v^T u = v (u - <v, u>) / t the backward pass through
+// v = softmax(./t):
+//
+//	gs          y into the decoder, dL/dl = J_y^T df/dy (Jang et al. 2017;
+//	            Maddison et al. 2017). Biased; the bias vanishes as tau -> 0
+//	            while the variance grows.
 //	st-gs       z into the decoder, dL/dl = J_y^T df/dz (Jang et al. 2017,
 //	            straight-through Gumbel-Softmax).
 //	st          z into the decoder, dL/dl = J_mu^T df/dz: backward as if z
-//	            were mu = softmax(l) (Bengio et al. 2013).
+//	            were mu (Bengio et al. 2013).
 //	annealed-st z into the decoder, dL/dl = J^T df/dz through softmax(l/tau),
 //	            the slope annealed with the temperature (Chung et al. 2016).
-//	sf          dL/dl = (f(z) - c) (z - mu): the score function
-//	            (REINFORCE) with a moving-average baseline c (Mnih & Gregor
-//	            2014). Unbiased.
-//	nvil        sf with the baseline c + b(x), b a network trained to
-//	            regress f(z) - c (Mnih & Gregor 2014). Unbiased.
+//	sf          dL/dl = (f(z) - c) (z - mu): the score function (REINFORCE)
+//	            with a moving-average baseline c (Williams 1992; Mnih &
+//	            Gregor 2014). Unbiased.
+//	nvil        sf with the baseline c + b(x), b a network trained to regress
+//	            f(z) - c (Mnih & Gregor 2014). Unbiased.
 //	muprop      dL/dl = (f(z) - f(mu) - f'(mu).(z - mu) - c) (z - mu)
 //	            + J_mu^T f'(mu): the first-order Taylor expansion of f
-//	            around the mean-field point mu as a control variate, with
-//	            its expectation added back analytically (Gu et al. 2016).
+//	            around the mean-field point mu as a control variate, with its
+//	            expectation added back analytically (Gu et al. 2016).
 //	            Unbiased.
 //	darn        dL/dl = (f'(z).(z - zbar) - c) (z - mu) with zbar = 1/K in
-//	            every coordinate (1/2 for Bernoulli): the learning signal
-//	            f(z) - f(zbar) replaced by its first-order expansion around
-//	            the sample (Gregor et al. 2014, as described by Gu et al.
-//	            2016; zbar = 1/K is our reading of the categorical extension
-//	            of Jang et al.). Biased: f'(z).(z - zbar) is not f(z) minus
-//	            a z-independent baseline.
+//	            every coordinate (1/2 for Bernoulli variables): the learning
+//	            signal f(z) - f(zbar) replaced by its first-order expansion
+//	            around the sample (Gregor et al. 2014, as described by Gu et
+//	            al. 2016; zbar = 1/K is our reading of the categorical
+//	            extension of Jang et al.). Biased.
 //
-// Here J_v^T u denotes the gradient back-propagated through v = softmax(.)
-// of its argument, v (u - <v, u>) / tau per variable. For the score-function
-// estimators (sf, nvil, muprop, darn) Options.Normalize divides the whole
-// gradient of the encoder, its exact KL part included, by max(1, sqrt(v)),
-// v a moving average of the variance of the centred learning signal
-// ("variance normalisation", Mnih & Gregor 2014, who divide the whole
-// learning signal of the inference network; the paper needed it for SF,
-// DARN and MuProp). Dividing the reconstruction part alone would weight the
-// KL up by the same factor and pull q towards the prior. The decoder's and
-// a learned prior's gradients are not normalised. The moving averages use
-// the rate 0.8 of Mnih & Gregor and are updated after each estimate, so the
-// baseline never depends on the sample it centres.
+// # Two stochastic layers (the SBN)
+//
+// Each layer i has logits l_i, sample z_i, mu_i = softmax(l_i):
+//
+//	gs, st-gs, st, annealed-st
+//	            the layer rule above at both layers; the gradient of layer
+//	            2's logits flows on through W2 into layer 1's code (relaxed,
+//	            or straight through).
+//	sf, nvil    each layer its score term with the one learning signal of
+//	            the network, f(z_2) - c_i (- b(x_upper) for nvil):
+//	            dL/dl_i = (f - c_i - b) (z_i - mu_i); no gradient passes
+//	            between the layers (Williams 1992; Mnih & Gregor 2014).
+//	muprop      the mean-field pass of the whole network from the input
+//	            (Gu et al. 2016, Sec. 3 and Algorithm 1): mubar_1 = mu_1,
+//	            mubar_2 = softmax(W2 mubar_1 + b2), fbar = f(mubar_2), and
+//	            fbar'_i = dfbar/dmubar_i by back-propagation through it. Layer
+//	            i's estimate is
+//	            (f - fbar - fbar'_i.(z_i - mubar_i) - c_i) (z_i - mu_i)
+//	            + J_{mu_i}^T fbar'_i, with mu_2 = softmax(l_2) the mean of
+//	            layer 2 given the SAMPLED z_1: the control variate is linear
+//	            in z_i with coefficients that do not depend on z_i, so the
+//	            estimate stays unbiased. The weights of the mean-field copy
+//	            get no gradient.
+//	darn        layer i's signal f'(z_i).(z_i - zbar) with f'(z_i)
+//	            back-propagated from the decoder through the later layer
+//	            straight through (softmax(l_2) in place of the sample), our
+//	            reading of DARN for deep networks.
+//
+// # Variance normalisation and the moving averages
+//
+// For the score-function estimators (sf, nvil, muprop, darn)
+// Options.Normalize divides every gradient that reaches layer i's logits,
+// the KL's included, by max(1, sqrt(v_i)), v_i a moving average of the
+// variance of the layer's centred learning signal ("variance
+// normalisation", Mnih & Gregor 2014, who divide the whole learning signal
+// of the inference network; the paper needed it for SF, DARN and MuProp).
+// Dividing the reconstruction part alone would weight the KL up by the
+// same factor and pull q towards the prior. The decoder's and a learned
+// prior's gradients are not normalised. The moving averages c_i and v_i
+// use the rate 0.8 of Mnih & Gregor and are updated after each estimate,
+// so the baseline never depends on the sample it centres.
+//
+// # Implementation
+//
+// Every estimator is one gorgonia graph (see New): the network's forward
+// pass (model.Net.Forward) with the estimator's rule at every stochastic
+// layer, the surrogate terms of the score-function estimators (ops.go,
+// ops_darn.go, ops_muprop.go), and gorgonia's backward pass, run once per
+// estimate. NewExact builds the exact gradient by enumerating every code,
+// the reference of the tests and of eval.GradVar.
 //
 // Bernoulli latents use the same formulas in the categorical view of
 // model.Config.Bernoulli (pairs (l, 0)), where they reduce to the binary

@@ -212,8 +212,11 @@ func (st *State) run(ctx context.Context, out Output) error {
 		if err := appendMetrics(cfg.Out, m); err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "epoch %3d/%d  train -ELBO %7.2f  valid -ELBO %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
-			m.Epoch, cfg.Epochs, m.TrainNegELBO, m.ValidNegELBO, m.ValidSE, m.Tau, m.Step, m.Seconds)
+		// The SBN's loss has no KL: its -ELBO is the one-sample bound -L_1
+		// on -log p(x_lower | x_upper).
+		bound := map[bool]string{false: "-ELBO", true: "-L_1"}[cfg.Model.SBN()]
+		fmt.Fprintf(log, "epoch %3d/%d  train %s %7.2f  valid %s %7.2f ± %.2f  tau %.3f  step %d  %.1f s\n",
+			m.Epoch, cfg.Epochs, bound, m.TrainNegELBO, bound, m.ValidNegELBO, m.ValidSE, m.Tau, m.Step, m.Seconds)
 		if gv != nil {
 			fmt.Fprintf(log, "  encoder gradient log10 variance:%s\n", summarize(gv))
 		}
