@@ -247,7 +247,7 @@ func (e env) runCell(ctx context.Context, args []string, stdout, stderr io.Write
 		*bin = filepath.Dir(exe)
 	}
 	c := g.Cells[i]
-	fmt.Fprintf(stdout, "sweep: grid %s, cell %d of 0-%d (from %s): %s\n", g.Name, c.Index, len(g.Cells)-1, src, c.Name)
+	fmt.Fprintf(stdout, "sweep: grid %s, cell %d of %d (index from %s): %s\n", g.Name, c.Index, len(g.Cells), src, c.Name)
 	r := sweep.Runner{Bin: *bin, Runs: *runs, Results: *results, Stdout: stdout, Stderr: stderr}
 	return r.Run(ctx, c)
 }

@@ -98,9 +98,9 @@ var (
 	binErr  error
 )
 
-// buildBinaries builds train and eval into a temporary folder, once per
-// run of the test binary (about a minute the first time, seconds with the
-// build cache), and returns the folder.
+// buildBinaries builds train and eval (with the test run's BLAS) into a
+// temporary folder, once per run of the test binary (about a minute the
+// first time, seconds with the build cache), and returns the folder.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
@@ -111,7 +111,8 @@ func buildBinaries(t *testing.T) string {
 		if binErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "gsvae/cmd/train", "gsvae/cmd/eval")
+		args := append(append([]string{"build"}, buildTags...), "-o", binDir+string(filepath.Separator), "gsvae/cmd/train", "gsvae/cmd/eval")
+		cmd := exec.Command("go", args...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
