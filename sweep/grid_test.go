@@ -3,6 +3,7 @@ package sweep
 import (
 	"crypto/sha256"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -22,10 +23,20 @@ func TestGridCounts(t *testing.T) {
 		if len(g.Cells) != want {
 			t.Errorf("grid %s: %d cells, want %d", name, len(g.Cells), want)
 		}
+		names := map[string]bool{}
 		for i, c := range g.Cells {
 			if c.Index != i || c.Grid != name {
 				t.Errorf("grid %s: cell %d has index %d, grid %q", name, i, c.Index, c.Grid)
 			}
+			if names[c.Name] || !regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`).MatchString(c.Name) {
+				t.Errorf("grid %s: cell %d: name %q repeated or not filesystem-safe", name, i, c.Name)
+			}
+			names[c.Name] = true
+		}
+		if first, last := g.Cells[0].Name, g.Cells[len(g.Cells)-1].Name; name == "notebook" &&
+			(first != "vae-bernoulli-h512-256-sf" || last != "sbn-categorical-nvil") ||
+			name == "paper" && (first != "vae-bernoulli-linear-sf-lr3e-5" || last != "sbn-categorical-nvil-lr1e-3") {
+			t.Errorf("grid %s: first and last cells %s, %s", name, first, last)
 		}
 	}
 	if _, err := Lookup("tiny"); err == nil || !strings.Contains(err.Error(), "notebook or paper") {
