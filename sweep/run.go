@@ -14,12 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// ExitInterrupted is the exit status of train and eval stopped by SIGINT or
-// SIGTERM (internal/cli.ExitInterrupted); a child that exits with it has
-// saved its position.
-const ExitInterrupted = 130
+	"gsvae/internal/cli"
+)
 
 // Runner trains and evaluates cells with the train and eval executables.
 type Runner struct {
@@ -137,7 +134,10 @@ func (r Runner) child(ctx context.Context, c Cell, argv []string) error {
 	stdout.Flush()
 	stderr.Flush()
 	var exit *exec.ExitError
-	interrupted := errors.As(err, &exit) && exit.ExitCode() == ExitInterrupted
+	// A child stopped by a signal of its own (Slurm signals every process
+	// of a job) has saved its position too: the cell is interrupted, not
+	// failed, so that the engine's retry resumes it.
+	interrupted := errors.As(err, &exit) && exit.ExitCode() == cli.ExitInterrupted
 	switch {
 	case ctx.Err() != nil || interrupted:
 		again := "run the same command again to evaluate"
