@@ -16,7 +16,7 @@ else
 TAGS :=
 endif
 
-.PHONY: all deps build train sample eval reproduce test fuzz bench check-fmt vet blas clean
+.PHONY: all deps build train sample eval reproduce collect test fuzz bench check-fmt vet blas clean
 
 all: build
 
@@ -52,21 +52,25 @@ IW ?= 1000
 eval: build
 	$(BIN)/eval bound -ckpt $(OUT) -split test -iw $(IW)
 
-## reproduce: the VAE rows of Table 1 (Jang et al. 2017): every estimator on
-## both latent kinds for REPRO_EPOCHS epochs, each run's test bounds (k = IW),
-## then REPRO/table.md. Runs already there are resumed or kept.
-REPRO        ?= checkpoints/reproduce
-REPRO_EPOCHS ?= 100
-ESTIMATORS   ?= sf darn muprop st annealed-st gs st-gs nvil
-LATENTS      ?= bernoulli categorical
+## reproduce: Table 1 (Jang et al. 2017) on this machine: every cell of the
+## sweep grid GRID (notebook: 48 cells, paper: 336; see bin/sweep -h), J at
+## a time, then the table. Finished cells are skipped and interrupted ones
+## resumed, so running it again continues. Checkpoints go to SWEEP_RUNS, the
+## small result files and table.md/.csv/.png to SWEEP_RESULTS/GRID.
+GRID          ?= notebook
+J             ?= 1
+SWEEP_RUNS    ?= checkpoints/sweep
+SWEEP_RESULTS ?= results/table1
 reproduce: build
-	@for l in $(LATENTS); do for e in $(ESTIMATORS); do \
-		d=$(REPRO)/$$l-$$e; echo "== $$d"; \
-		if [ -f $$d/model.ckpt ]; then $(BIN)/train -resume -out $$d -epochs $(REPRO_EPOCHS) || exit 1; \
-		else $(BIN)/train -latent $$l -estimator $$e -epochs $(REPRO_EPOCHS) -out $$d || exit 1; fi; \
-		$(BIN)/eval bound -ckpt $$d -split test -iw $(IW) || exit 1; \
-	done; done
-	$(BIN)/eval table -dir $(REPRO) -out $(REPRO)/table.md
+	@$(BIN)/sweep list -grid $(GRID) -indices | \
+		xargs -P $(J) -I{} $(BIN)/sweep run -grid $(GRID) -index {} -runs $(SWEEP_RUNS) -results $(SWEEP_RESULTS); \
+		status=$$?; \
+		$(BIN)/sweep collect -grid $(GRID) -results $(SWEEP_RESULTS) || exit 1; \
+		if [ $$status != 0 ]; then echo "reproduce: some cells failed or were interrupted (see above); make reproduce GRID=$(GRID) runs the rest"; exit 1; fi
+
+## collect: only the table of what SWEEP_RESULTS/GRID holds so far
+collect: build
+	$(BIN)/sweep collect -grid $(GRID) -results $(SWEEP_RESULTS)
 
 ## test: gofmt check, go vet, and every test, with the BLAS above
 test: deps blas check-fmt vet

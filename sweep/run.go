@@ -1,0 +1,257 @@
+package sweep
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"gsvae/internal/cli"
+)
+
+// Runner trains and evaluates cells with the train and eval executables.
+type Runner struct {
+	Bin     string    // folder holding the train and eval executables
+	Runs    string    // root of the run folders (checkpoints): Runs/GRID/NAME
+	Results string    // root of the result folders: Results/GRID/NAME
+	Stdout  io.Writer // the children's stdout, line by line, and the runner's lines
+	Stderr  io.Writer // the children's stderr, line by line
+}
+
+// Record is the content of cell.json in a cell's result folder.
+type Record struct {
+	Grid  string `json:"grid"`
+	Index int    `json:"index"`
+	Name  string `json:"name"`
+	Row
+	Estimator string `json:"estimator"`
+	Setting   string `json:"setting"`
+
+	// Train and Eval are the cell's command lines: a fresh train run
+	// (which a resumed run continues) and the evaluation.
+	Train []string `json:"train"`
+	Eval  []string `json:"eval"`
+	// Ran lists the command lines this invocation of the sweep ran, in
+	// order: train, or train -resume if it continued a run, then eval.
+	Ran [][]string `json:"ran"`
+
+	// Revisions holds the version control revision of each binary,
+	// "unknown" when it was built without it (go build -buildvcs=false);
+	// "+modified" marks a build from a working tree with changes.
+	Revisions map[string]string `json:"revisions"`
+	Host      string            `json:"host"`
+
+	TrainSeconds float64 `json:"train_seconds"` // wall-clock seconds of train in this invocation
+	EvalSeconds  float64 `json:"eval_seconds"`  // wall-clock seconds of eval
+	Finished     string  `json:"finished"`      // when the record was written, RFC 3339
+}
+
+// Run trains and evaluates cell c, then publishes its result folder. A
+// finished cell (its done marker exists) is skipped, saying so; a run
+// folder holding a checkpoint is resumed. It returns an error wrapping
+// context.Canceled when ctx is cancelled or a child was interrupted (its
+// position is saved: run it again to resume), and one naming the cell and
+// the command line when a child fails.
+func (r Runner) Run(ctx context.Context, c Cell) error {
+	resDir, runDir := c.ResultDir(r.Results), c.RunDir(r.Runs)
+	if _, err := os.Stat(filepath.Join(resDir, DoneFile)); err == nil {
+		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: finished (%s exists): skipped\n", c.Index, c.Name, filepath.Join(resDir, DoneFile))
+		return nil
+	}
+	trainExe, evalExe := filepath.Join(r.Bin, "train"), filepath.Join(r.Bin, "eval")
+	for _, exe := range []string{trainExe, evalExe} {
+		if fi, err := os.Stat(exe); err != nil || fi.IsDir() {
+			return fmt.Errorf("cell %d %s: no executable %s (build it with make build, or pass -bin DIR)", c.Index, c.Name, exe)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(runDir), 0o755); err != nil {
+		return fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
+	}
+	rec := Record{
+		Grid: c.Grid, Index: c.Index, Name: c.Name, Row: c.Row, Estimator: c.Estimator, Setting: c.Setting,
+		Train: append([]string{trainExe}, c.TrainArgs(runDir)...),
+		Eval:  append([]string{evalExe}, c.EvalArgs(runDir)...),
+	}
+	trainCmd, what := rec.Train, "training"
+	if _, err := os.Stat(filepath.Join(runDir, ModelFile)); err == nil {
+		trainCmd, what = append([]string{trainExe}, c.ResumeArgs(runDir)...), "resuming"
+	}
+	steps := []struct {
+		what    string
+		argv    []string
+		seconds *float64
+	}{
+		{what, trainCmd, &rec.TrainSeconds},
+		{"evaluating", rec.Eval, &rec.EvalSeconds},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cell %d %s: interrupted before %s: %w", c.Index, c.Name, s.what, err)
+		}
+		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s: %s\n", c.Index, c.Name, s.what, ShellJoin(s.argv))
+		start := time.Now()
+		err := r.child(ctx, c, s.argv)
+		*s.seconds = time.Since(start).Seconds()
+		rec.Ran = append(rec.Ran, s.argv)
+		if err != nil {
+			return err
+		}
+	}
+	rec.Revisions = map[string]string{"sweep": ownRevision(), "train": revision(trainExe), "eval": revision(evalExe)}
+	rec.Host, _ = os.Hostname() // "" if the kernel will not say
+	rec.Finished = time.Now().UTC().Format(time.RFC3339)
+	if err := publish(c, runDir, resDir, rec); err != nil {
+		return fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
+	}
+	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: done: %s (train %.0f s, eval %.0f s)\n", c.Index, c.Name, resDir, rec.TrainSeconds, rec.EvalSeconds)
+	return nil
+}
+
+// child runs argv with its output passed through line by line. When ctx
+// is cancelled it sends the child SIGTERM (train saves its position and
+// exits) and waits for it to exit.
+func (r Runner) child(ctx context.Context, c Cell, argv []string) error {
+	prefix := fmt.Sprintf("[%d] ", c.Index)
+	stdout, stderr := newLineWriter(r.Stdout, prefix), newLineWriter(r.Stderr, prefix)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// The child gets the signal from us only: in its own process group, a
+	// terminal's Ctrl-C (sent to the whole foreground group) does not
+	// reach it as well, which train would take as a second Ctrl-C and exit
+	// without saving.
+	ownProcessGroup(cmd)
+	cmd.Cancel = func() error { return terminate(cmd.Process) }
+	err := cmd.Run()
+	stdout.Flush()
+	stderr.Flush()
+	var exit *exec.ExitError
+	// A child stopped by a signal of its own (Slurm signals every process
+	// of a job) has saved its position too: the cell is interrupted, not
+	// failed, so that the engine's retry resumes it.
+	interrupted := errors.As(err, &exit) && exit.ExitCode() == cli.ExitInterrupted
+	switch {
+	case ctx.Err() != nil || interrupted:
+		again := "run the same command again to evaluate"
+		if filepath.Base(argv[0]) == "train" {
+			again = "train saved its position: run the same command again to resume"
+		}
+		return fmt.Errorf("cell %d %s: interrupted (%s: %v); %s: %w",
+			c.Index, c.Name, filepath.Base(argv[0]), err, again, context.Canceled)
+	case err != nil:
+		return fmt.Errorf("cell %d %s: %s: %w", c.Index, c.Name, ShellJoin(argv), err)
+	}
+	return nil
+}
+
+// ShellJoin returns argv as one line that a POSIX shell reads back as
+// argv: arguments of safe characters as they are, others in single quotes.
+func ShellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./,=:+@%") == "" {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
+}
+
+// revision returns the version control revision the Go executable at path
+// was built from, as in Record.Revisions.
+func revision(path string) string {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	return vcsRevision(info)
+}
+
+// ownRevision returns the revision of the running executable.
+func ownRevision() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	return vcsRevision(info)
+}
+
+func vcsRevision(info *debug.BuildInfo) string {
+	rev, modified := "unknown", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && rev != "unknown" {
+		rev += "+modified"
+	}
+	return rev
+}
+
+// lineWriter passes what a child writes to w one complete line at a time,
+// each with a prefix, so that the log of parallel cells stays line-based.
+// Progress bars are dropped: text before a carriage return, and text after
+// one that the same write does not end with a newline (a frame of the bar,
+// which the next write redraws or clears).
+type lineWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	buf    []byte
+	frame  bool // buf holds a progress bar's frame
+}
+
+func newLineWriter(w io.Writer, prefix string) *lineWriter {
+	return &lineWriter{w: w, prefix: prefix}
+}
+
+// Write writes every complete line of p; it never fails, so that a child
+// is never stopped by its log.
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.frame {
+		l.buf, l.frame = l.buf[:0], false
+	}
+	for _, b := range p {
+		switch b {
+		case '\r':
+			l.buf, l.frame = l.buf[:0], true
+		case '\n':
+			l.emit()
+		default:
+			l.buf = append(l.buf, b)
+		}
+	}
+	return len(p), nil
+}
+
+// Flush writes what is left of an unterminated last line.
+func (l *lineWriter) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.frame && len(bytes.TrimSpace(l.buf)) > 0 {
+		l.emit()
+	}
+	l.buf, l.frame = l.buf[:0], false
+}
+
+func (l *lineWriter) emit() {
+	line := make([]byte, 0, len(l.prefix)+len(l.buf)+1)
+	line = append(append(append(line, l.prefix...), l.buf...), '\n')
+	_, _ = l.w.Write(line) // a log that cannot be written is not the run's failure
+	l.buf, l.frame = l.buf[:0], false
+}
