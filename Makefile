@@ -31,7 +31,7 @@ deps:
 
 ## build: compile train, sample and eval into bin/
 build: deps blas
-	$(GO) build $(TAGS) -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=auto $(TAGS) -o $(BIN)/ ./cmd/...
 
 ## train: train the default 20x10 model for EPOCHS epochs into OUT (resumes OUT if it holds a run)
 train: build

@@ -97,6 +97,10 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cell %d %s: interrupted before %s: %w", c.Index, c.Name, s.what, err)
 		}
+		if s.what == "evaluating" && evaluated(runDir) {
+			fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s is newer than %s: evaluation kept\n", c.Index, c.Name, filepath.Join(runDir, EvalFile), filepath.Join(runDir, BestFile))
+			continue
+		}
 		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s: %s\n", c.Index, c.Name, s.what, ShellJoin(s.argv))
 		start := time.Now()
 		err := r.child(ctx, c, s.argv)
@@ -114,6 +118,15 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 	}
 	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: done: %s (train %.0f s, eval %.0f s)\n", c.Index, c.Name, resDir, rec.TrainSeconds, rec.EvalSeconds)
 	return nil
+}
+
+// evaluated reports whether the run folder holds an evaluation written
+// after its best checkpoint: an earlier run of the cell finished
+// evaluating and was stopped before it published.
+func evaluated(runDir string) bool {
+	e, err1 := os.Stat(filepath.Join(runDir, EvalFile))
+	b, err2 := os.Stat(filepath.Join(runDir, BestFile))
+	return err1 == nil && err2 == nil && e.ModTime().After(b.ModTime())
 }
 
 // child runs argv with its output passed through line by line. When ctx
