@@ -297,3 +297,27 @@ func TestParamsIndexLen(t *testing.T) {
 		}
 	}
 }
+
+// TestWithBaselineNeedsWidth checks that WithBaseline refuses a
+// configuration without a baseline network (Baseline 0). It used to
+// return, without an error, parameters whose last four tensors were freshly
+// drawn in place of the model's (for the linear VAE, every tensor): it
+// keeps the model's tensors up to len - BaselineTensors of the new ones.
+func TestWithBaselineNeedsWidth(t *testing.T) {
+	for _, cfg := range []Config{tinyVAE, tinyLinear, tinySBN} {
+		p, err := NewParams(cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := p.WithBaseline(cfg, rand.New(rand.NewPCG(2, 2)))
+		if err == nil {
+			shared := 0
+			for i := range q.Tensors {
+				if q.Tensors[i] == p.Tensors[i] {
+					shared++
+				}
+			}
+			t.Errorf("%s: WithBaseline with Baseline 0 gave no error and shares %d of %d tensors", cfg.Describe(), shared, len(p.Tensors))
+		}
+	}
+}
