@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -316,5 +317,70 @@ func TestBernoulliIsBinaryConcrete(t *testing.T) {
 		if !near(kls[b], kl, forwardTol) {
 			t.Errorf("row %d: KL %.15g, closed form %.15g", b, kls[b], kl)
 		}
+	}
+}
+
+// TestInputGradVariantsAreDistinct checks that a network piece built twice
+// on one input, once without and once with the input's gradient, gives two
+// nodes, and that the second passes the gradient: gorgonia merges nodes
+// whose ops hash equal on the same inputs, so an op whose name left out
+// inputGrad handed back the first node, and Grad then found no path to
+// the input ("Non Differentiable WRTs"). The cases are the decoder on a
+// code (PixelLogits with CodeGrad off, then on, as an estimator's
+// surrogate would ask) and the SBN's second layer after a Forward pass
+// with LinkGrad off. The gradient reached through the second node is
+// checked against finite differences.
+func TestInputGradVariantsAreDistinct(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"vae decoder", tinyVAE},
+		{"sbn layer 2", tinySBN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureSpec{cfg: tc.cfg, seed: 8, rows: 2, tau: 0.8, coder: coderSoft, opt: Options{}})
+			var first, second *G.Node
+			var err error
+			var wrt G.Nodes
+			if tc.cfg.SBN() {
+				first = f.pass.Logits[1]
+				if second, err = f.net.Logits(1, f.pass.Codes[0], false); err != nil {
+					t.Fatal(err)
+				}
+				wrt = f.net.Params()[:2] // h1.w, h1.b: reached only through code 1
+			} else {
+				first = f.pass.PixelLogits
+				if second, err = f.net.PixelLogits(f.pass.Codes[0], true, false); err != nil {
+					t.Fatal(err)
+				}
+				wrt = f.net.Params()[:6] // the encoder: reached through the code
+			}
+			if first == second {
+				t.Fatal("the piece with the input's gradient is the node built without it")
+			}
+			rng := rand.New(rand.NewPCG(9, 9))
+			s, err := dot(second, normals(rng, second.Shape().TotalSize(), 1), "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			grads, err := G.Grad(s, wrt...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.compile()
+			f.m.run(t)
+			var names []string
+			var vals, gs [][]float64
+			for i, n := range wrt {
+				names = append(names, n.Name())
+				vals = append(vals, f.p.Tensors[i].Float64s())
+				gs = append(gs, values(t, grads[i].Value()))
+			}
+			checkGrad(t, names, vals, gs, nil, func() float64 {
+				f.m.run(t)
+				return scalar(t, s)
+			})
+		})
 	}
 }
