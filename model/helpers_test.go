@@ -221,6 +221,7 @@ type fixture struct {
 	g          *G.ExprGraph
 	net        *Net
 	pass       *Pass
+	wNode      *G.Node // the row weights
 	loss       *G.Node // sum_b w_b (Rec_b + KL_b)
 	m          *machine
 }
@@ -264,7 +265,7 @@ func newFixture(t testing.TB, spec fixtureSpec) *fixture {
 	}
 	in := G.NewMatrix(f.g, tensor.Float64, G.WithName("x"), G.WithValue(f.in))
 	target := G.NewMatrix(f.g, tensor.Float64, G.WithName("target"), G.WithValue(f.target))
-	w := G.NewVector(f.g, tensor.Float64, G.WithName("w"), G.WithValue(dense(f.w, spec.rows)))
+	f.wNode = G.NewVector(f.g, tensor.Float64, G.WithName("w"), G.WithValue(dense(f.w, spec.rows)))
 	tau := G.NewScalar(f.g, tensor.Float64, G.WithName("tau"), G.WithValue(spec.tau))
 	noise := make(G.Nodes, len(f.noise))
 	for i, n := range f.noise {
@@ -287,7 +288,7 @@ func newFixture(t testing.TB, spec fixtureSpec) *fixture {
 	if f.pass.KL != nil {
 		terms = append(terms, f.pass.KL)
 	}
-	if f.loss, err = WeightedSum(w, terms...); err != nil {
+	if f.loss, err = WeightedSum(f.wNode, terms...); err != nil {
 		t.Fatal(err)
 	}
 	return f
