@@ -235,3 +235,106 @@ func TestForwardGradientCodeGrad(t *testing.T) {
 		})
 	}
 }
+
+// TestNegLogLikGradientFiniteDifferences checks Net.NegLogLik, the
+// reconstruction term of an estimator's surrogate, as a function of a
+// relaxed code z given as data and of the decoder's parameters: the
+// gradient of sum_b w_b NegLogLik_b against finite differences, for the
+// VAE (categorical and Bernoulli) and the SBN's xl layer. For Bernoulli
+// latents the decoder reads only the first entry of each pair of z, so the
+// second's gradient must be exactly 0.
+func TestNegLogLikGradientFiniteDifferences(t *testing.T) {
+	for _, cfg := range []Config{tinyVAE, tinyBernoulli, tinySBN, tinySBNBernoulli} {
+		t.Run(cfg.Describe(), func(t *testing.T) {
+			p, rng := newTinyParams(t, cfg, 4)
+			const rows = 3
+			zd := make([]float64, rows*cfg.Latent())
+			for i := range zd {
+				zd[i] = rng.Float64()
+			}
+			g := G.NewGraph()
+			net, err := NewNet(g, cfg, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := G.NewMatrix(g, tensor.Float64, G.WithName("z"), G.WithValue(dense(zd, rows, cfg.Latent())))
+			target := G.NewMatrix(g, tensor.Float64, G.WithName("target"), G.WithValue(dense(bits(rng, rows*cfg.Out()), rows, cfg.Out())))
+			w := G.NewVector(g, tensor.Float64, G.WithName("w"), G.WithValue(dense([]float64{0.3, 0.7, 0}, rows)))
+			nll, err := net.NegLogLik(z, target, true, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss, err := WeightedSum(w, nll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrt := G.Nodes{z}
+			names, vals := []string{"z"}, [][]float64{zd}
+			for i, n := range net.Params() {
+				if cfg.Part(i) == PartDecoder {
+					wrt = append(wrt, n)
+					names, vals = append(names, n.Name()), append(vals, p.Tensors[i].Float64s())
+				}
+			}
+			grads, err := G.Grad(loss, wrt...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := newMachine(g)
+			m.run(t)
+			gs := make([][]float64, len(grads))
+			for i, gr := range grads {
+				gs[i] = values(t, gr.Value())
+			}
+			if cfg.Bernoulli() {
+				for i := 1; i < len(gs[0]); i += 2 {
+					if gs[0][i] != 0 {
+						t.Fatalf("dL/dz[%d] = %g: the decoder reads only the first of each pair", i, gs[0][i])
+					}
+				}
+			}
+			checkGrad(t, names, vals, gs, nil, func() float64 { m.run(t); return scalar(t, loss) })
+		})
+	}
+}
+
+// TestBaselineGradientFiniteDifferences checks the gradient of sum_b
+// c_b b(x_b) (random c) for every parameter of the NVIL baseline network,
+// for the VAE and the SBN (which reads the upper half).
+func TestBaselineGradientFiniteDifferences(t *testing.T) {
+	for _, base := range []Config{tinyVAE, tinySBN} {
+		cfg := base
+		cfg.Baseline = 4
+		t.Run(cfg.Describe(), func(t *testing.T) {
+			p, rng := newTinyParams(t, cfg, 5)
+			const rows = 3
+			g := G.NewGraph()
+			net, err := NewNet(g, cfg, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := G.NewMatrix(g, tensor.Float64, G.WithName("x"), G.WithValue(dense(bits(rng, rows*cfg.In()), rows, cfg.In())))
+			b, err := net.Baseline(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := dot(b, normals(rng, rows, 1), "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := len(p.Tensors) - BaselineTensors
+			grads, err := G.Grad(s, net.Params()[first:]...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := newMachine(g)
+			m.run(t)
+			var gs, vals [][]float64
+			for i, gr := range grads {
+				gs = append(gs, values(t, gr.Value()))
+				vals = append(vals, p.Tensors[first+i].Float64s())
+			}
+			checkGrad(t, p.Names[first:], vals, gs, nil, func() float64 { m.run(t); return scalar(t, s) })
+		})
+	}
+}
