@@ -27,7 +27,10 @@ import (
 // through, as MuProp's mean-field pass).
 func linear(name string, x, w, b *G.Node, relu, inputGrad, frozen bool) (*G.Node, error) {
 	o := linearOp{
-		Base:      op.Base{Name: fmt.Sprintf("Linear{%s,relu=%t,frozen=%t}", name, relu, frozen)},
+		// inputGrad is in the name: gorgonia merges nodes whose ops hash
+		// equal on the same inputs, which would hand a caller asking for
+		// the input's gradient a node built without it.
+		Base:      op.Base{Name: fmt.Sprintf("Linear{%s,relu=%t,inputGrad=%t,frozen=%t}", name, relu, inputGrad, frozen)},
 		relu:      relu,
 		inputGrad: inputGrad,
 		frozen:    frozen,

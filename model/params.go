@@ -138,6 +138,9 @@ func (p *Params) Check(cfg Config, dt tensor.Dtype) error {
 // are drawn from rng. A model trained without NVIL is measured with it
 // this way (see train.FitBaseline).
 func (p *Params) WithBaseline(cfg Config, rng *rand.Rand) (*Params, error) {
+	if cfg.Baseline == 0 {
+		return nil, fmt.Errorf("model: the configuration has no baseline network")
+	}
 	fresh, err := NewParams(cfg, p.Tensors[0].Dtype(), rng)
 	if err != nil {
 		return nil, err
