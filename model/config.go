@@ -230,7 +230,7 @@ func (c Config) Validate() error {
 		n += spec.shape[0] * spec.shape[1]
 	}
 	if n > maxParams {
-		return settingErr("hidden", c.Hidden, "%d parameters: at most %d fit in memory with their optimiser state", n, maxParams)
+		return settingErr("params", n, "at most %d parameters fit in memory with their optimiser state (the layer widths, N and K decide it)", maxParams)
 	}
 	return nil
 }

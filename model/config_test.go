@@ -81,7 +81,7 @@ func TestValidate(t *testing.T) {
 		{"N*K too large", with(func(c *Config) { c.N, c.K = 300, 300 }), "n", 300},
 		{"hidden width zero", with(func(c *Config) { c.Hidden = []int{512, 0} }), "hidden", []int{512, 0}},
 		{"hidden width too large", with(func(c *Config) { c.Hidden = []int{maxWidth + 1} }), "hidden", []int{maxWidth + 1}},
-		{"too many parameters", with(func(c *Config) { c.Hidden = []int{maxWidth, maxWidth} }), "hidden", []int{maxWidth, maxWidth}},
+		{"too many parameters", with(func(c *Config) { c.Hidden = []int{maxWidth, maxWidth} }), "params", 784*maxWidth*2 + maxWidth*maxWidth*2 + maxWidth*200*2 + 2*maxWidth + 2*maxWidth + 200 + 784},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()

@@ -32,6 +32,9 @@ func Tensors(p *Params) []checkpoint.Tensor {
 // Save writes the configuration and float32 parameters p of a model to
 // path crash-safely (see checkpoint.Save).
 func Save(path string, cfg Config, p *Params) error {
+	if err := p.Check(cfg, tensor.Float32); err != nil {
+		return fmt.Errorf("save model %s: %w", path, err)
+	}
 	js, err := json.Marshal(struct {
 		Model Config `json:"model"`
 	}{cfg})

@@ -237,6 +237,9 @@ type Pass struct {
 //
 // The loss of a batch is sum_b w_b (rec_b + KL_b) (see WeightedSum).
 func (n *Net) Forward(in, target *G.Node, code Coder, opt Options) (*Pass, error) {
+	if opt.GradScale != nil && len(opt.GradScale) != n.cfg.Layers() {
+		return nil, fmt.Errorf("model: %d gradient scales for %d stochastic layers", len(opt.GradScale), n.cfg.Layers())
+	}
 	p := &Pass{}
 	h := in
 	for i := range n.cfg.Layers() {

@@ -47,16 +47,19 @@ func NewParams(cfg Config, dt tensor.Dtype, rng *rand.Rand) (*Params, error) {
 		}
 		bound := 1 / math.Sqrt(float64(spec.fanIn))
 		rows, cols := spec.shape[0], spec.shape[1]
+		vals := make([]float64, rows*cols)
 		for j := 0; j < cols; j++ { // (out, in) filled column by column
 			for i := 0; i < rows; i++ {
-				v := bound * (2*rng.Float64() - 1)
-				switch s := d.Data().(type) {
-				case []float32:
-					s[i*cols+j] = float32(v)
-				case []float64:
-					s[i*cols+j] = v
-				}
+				vals[i*cols+j] = bound * (2*rng.Float64() - 1)
 			}
+		}
+		switch s := d.Data().(type) {
+		case []float32:
+			for i, v := range vals {
+				s[i] = float32(v)
+			}
+		case []float64:
+			copy(s, vals)
 		}
 	}
 	return p, nil

@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 var flagOf = map[string]string{
 	"n": "N", "k": "K", "tau_min": "tau-min", "anneal_rate": "anneal-rate", "anneal_every": "anneal-every",
 	"prior_tau": "prior-tau", "track_gradvar": "track-gradvar", "track_draws": "track-draws",
-	"baseline": "estimator", "input": "data",
+	"baseline": "estimator", "input": "data", "params": "hidden",
 }
 
 // usageOf turns a configuration's *model.SettingError into a usage error
