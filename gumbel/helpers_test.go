@@ -12,15 +12,15 @@ import (
 )
 
 // Central differences: (L(v+h) - L(v-h)) / 2h differs from dL/dv by the
-// truncation error h^2/6 |L”'| and the rounding error about
-// eps |L| / h (eps = 2.2e-16, the float64 rounding of each of the two
-// runs of the graph). With h = 1e-6 they are 1.7e-13 |L”'| and
-// 2.2e-10 |L|: in the tests below |L| is at most a few hundred and
-// |L”'| at most about 1e3-1e5 (third derivatives of a softmax at
-// temperature tau scale as 1/tau^3, tau >= 0.1), so both terms stay below
-// 1e-7. fdTol = 1e-6, relative to max(1, |fd|), keeps a margin of 10 or
-// more, while a wrong term in a gradient (a missing 1/tau, a sign, a
-// forgotten path) is off by O(1) of the gradient.
+// truncation error h^2/6 |d3L/dv3| and a rounding error of about
+// eps |L| / h (eps = 2.2e-16, the float64 rounding of the two runs of the
+// graph). With h = 1e-6 they are 1.7e-13 |d3L/dv3| and 2.2e-10 |L|. In
+// the tests below |L| is at most a few hundred and |d3L/dv3| at most
+// about 1e5 (third derivatives of a softmax at temperature tau scale as
+// 1/tau^3, tau >= 0.1), so both terms stay below 1e-7. fdTol = 1e-6,
+// relative to max(1, |fd|), keeps a margin of 10 or more (the errors
+// observed are about 1e-9), while a wrong term in a gradient (a missing
+// 1/tau, a sign, a forgotten path) is off by O(1) of the gradient.
 const (
 	fdStep = 1e-6
 	fdTol  = 1e-6
