@@ -24,6 +24,9 @@ import (
 // likelihood (Maddison et al. 2017). The gradient, to the logits only,
 // includes the path through the sample.
 func RelaxedKL(logits, noise, tau *G.Node, k int, priorTau float64) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	if !(priorTau > 0) {
 		return nil, fmt.Errorf("gumbel: prior temperature %v is not positive", priorTau)
 	}
@@ -151,6 +154,9 @@ func relaxedKLDo[T op.Float](o relaxedKLOp) func([]G.Value) (G.Value, error) {
 // x = log GumbelSoftmax(logits, g, lambda). Its gradient flows to x and
 // to the logits.
 func LogExpConcrete(x, logits, lambda *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(newLogExpConcreteOp(k, 0), x, logits, lambda)
 }
 

@@ -21,6 +21,9 @@ import (
 // differentiable: no gradient flows through z. Combine it with
 // StraightThrough to give it one.
 func GumbelMax(logits, noise *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(gumbelMaxOp{Base: op.Base{Name: fmt.Sprintf("GumbelMax{k=%d}", k)}, k: k, buf: new(op.Buffer)}, logits, noise)
 }
 
@@ -126,6 +129,9 @@ func copyDo[T op.Float](buf *op.Buffer, i int) func([]G.Value) (G.Value, error) 
 // as x_j - m - log sum_i exp(x_i - m) with m the group's maximum, finite
 // for finite x. Its gradient is dL/dx_j = dy_j - softmax(x)_j sum_i dy_i.
 func LogSoftmax(x *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(logSoftmaxOp{Base: op.Base{Name: fmt.Sprintf("GroupLogSoftmax{k=%d}", k)}, k: k, buf: new(op.Buffer)}, x)
 }
 

@@ -28,6 +28,9 @@ import (
 //	dKL/dlogits_nj = q_n(j) (log q_n(j) - log p_n(j) - KL_n)
 //	dKL/dprior_nj  = p_n(j) - q_n(j)
 func CategoricalKL(logits *G.Node, k int, prior *G.Node) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	o := klOp{Base: op.Base{Name: fmt.Sprintf("CategoricalKL{k=%d,learned=%t}", k, prior != nil)}, k: k, learned: prior != nil, buf: new(op.Buffer)}
 	if prior == nil {
 		return G.ApplyOp(o, logits)

@@ -24,6 +24,9 @@ import (
 //
 //	dL/dlogits_j = y_j (dy_j - sum_i y_i dy_i) / tau.
 func GumbelSoftmax(logits, noise, tau *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(newSoftmaxOp(k, true, true), logits, noise, tau)
 }
 
@@ -34,10 +37,23 @@ func GumbelSoftmax(logits, noise, tau *G.Node, k int) (*G.Node, error) {
 // softmax(x / tau), the "slope-annealed" softmax of Chung et al. (2016);
 // a nil tau means 1.
 func Softmax(x *G.Node, k int, tau *G.Node) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	if tau == nil {
 		return G.ApplyOp(newSoftmaxOp(k, false, false), x)
 	}
 	return G.ApplyOp(newSoftmaxOp(k, false, true), x, tau)
+}
+
+// checkK returns an error unless k, the number of classes of each
+// variable, is positive. (With k = 0 an op's Do would divide by zero in
+// the tape machine's goroutine, a panic the caller cannot recover.)
+func checkK(k int) error {
+	if k < 1 {
+		return fmt.Errorf("gumbel: %d classes per variable, want at least 1", k)
+	}
+	return nil
 }
 
 // softmaxOp computes y = softmax((x + noise) / tau) per group of k, with
