@@ -336,8 +336,8 @@ func TestOpsDoNotMerge(t *testing.T) {
 }
 
 // TestSolverStepZeroesGradients checks the gradient-accumulation trap of
-// gorgonia with BindDualValues, which ExampleGumbelSoftmax_training relies
-// on avoiding: the machine adds each run's gradient into the bound
+// gorgonia with BindDualValues, which the package's Example relies on
+// avoiding: the machine adds each run's gradient into the bound
 // node's dual value, so two runs without a solver step give twice the
 // gradient, while VanillaSolver's and AdamSolver's Step set it to zero
 // after the update, so that every run after a step starts afresh.
