@@ -36,8 +36,9 @@ func TestExpConcreteBinaryClosedForm(t *testing.T) {
 	}
 }
 
-// TestExpConcreteNormalisedK3 integrates the K = 3 density numerically:
-// in the coordinates u = (x1 - x3, x2 - x3) of R^2, y = softmax(u1, u2, 0)
+// TestExpConcreteNormalisedK3 integrates the K = 3 density numerically
+// over the log-ratios u = (x1 - x3, x2 - x3), as its doc says it is
+// normalised: y = softmax(u1, u2, 0)
 // has dy1 dy2 = y1 y2 y3 du1 du2 (the Jacobian det(diag(y) - y y^T) over
 // the first two coordinates), so the density with the base measure of
 // LogExpConcreteGroup's doc (the Concrete density times y1 y2 y3)

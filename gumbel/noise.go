@@ -68,7 +68,8 @@ func uniformFromBits(r uint64) float64 {
 //
 // an exact draw from the categorical distribution softmax(logits) of the
 // group (Gumbel 1954; Maddison et al. 2014). Ties go to the first index.
-// z may not share memory with logits or noise.
+// z may not share memory with logits or noise; len(logits) must be a
+// multiple of k >= 1.
 func OneHotSample[T Float](z, logits, noise []T, k int) {
 	for g := 0; g < len(logits); g += k {
 		best, bestV := 0, logits[g]+noise[g]

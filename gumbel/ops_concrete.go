@@ -18,8 +18,8 @@ import (
 //	x_n = log softmax((logits_n + g_n) / tau),
 //
 // with logits and Gumbel noise g of shape (B, N*k), the temperature tau a
-// scalar node and a uniform ExpConcrete prior at temperature priorTau (see
-// RelaxedKLGroup). Unlike the analytic KL of the discrete variables, this
+// scalar node and a uniform ExpConcrete prior at temperature priorTau > 0
+// (see RelaxedKLGroup). Unlike the analytic KL of the discrete variables, this
 // keeps the relaxed objective a lower bound on the relaxed model's
 // likelihood (Maddison et al. 2017). The gradient, to the logits only,
 // includes the path through the sample.
@@ -150,9 +150,15 @@ func relaxedKLDo[T op.Float](o relaxedKLOp) func([]G.Value) (G.Value, error) {
 // LogExpConcrete returns the (B) node of the log density of the
 // log-samples x (B, N*k) under N ExpConcrete distributions per row with
 // location logits (B, N*k) and the temperature lambda (a scalar node),
-// summed over the N variables (see LogExpConcreteGroup): the density of
-// x = log GumbelSoftmax(logits, g, lambda). Its gradient flows to x and
-// to the logits.
+// summed over the N variables (see LogExpConcreteGroup, also for the
+// density's base measure): the density of x = log GumbelSoftmax(logits,
+// g, lambda). Compute such an x as LogSoftmax((logits + g) / lambda)
+// rather than as the logarithm of GumbelSoftmax, whose small entries
+// underflow to 0. Its gradient flows to x and to the logits, so that
+//
+//	LogExpConcrete(x, logits, tau) - LogExpConcrete(x, priorLogits, priorTau)
+//
+// differentiates like RelaxedKL, here with any prior logits.
 func LogExpConcrete(x, logits, lambda *G.Node, k int) (*G.Node, error) {
 	if err := checkK(k); err != nil {
 		return nil, err

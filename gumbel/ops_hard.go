@@ -18,8 +18,10 @@ import (
 //	z = onehot(argmax_j logits_j + g_j),
 //
 // an exact draw from softmax(logits) (see OneHotSample). Sampling is not
-// differentiable: no gradient flows through z. Combine it with
-// StraightThrough to give it one.
+// differentiable: no gradient flows through z, and G.Grad with respect to
+// logits that reach the loss only through z fails (gorgonia reports them
+// as non-differentiable). Combine it with StraightThrough to give z the
+// relaxed sample's gradient.
 func GumbelMax(logits, noise *G.Node, k int) (*G.Node, error) {
 	if err := checkK(k); err != nil {
 		return nil, err
@@ -78,7 +80,8 @@ func gumbelMaxDo[T op.Float](o gumbelMaxOp) func([]G.Value) (G.Value, error) {
 // et al. (2017, Sec. 2.2): the decoder sees a one-hot sample, the logits
 // get the relaxed sample's gradient. With soft = Softmax(logits) it is
 // Bengio et al.'s straight-through estimator, and with a tempered
-// Softmax Chung et al.'s slope-annealed one. soft and hard have one shape.
+// Softmax Chung et al.'s slope-annealed one. soft and hard must have one
+// shape; the node's value is a copy of hard's.
 func StraightThrough(soft, hard *G.Node) (*G.Node, error) {
 	return G.ApplyOp(straightThroughOp{Base: op.Base{Name: "StraightThrough"}, buf: new(op.Buffer)}, soft, hard)
 }

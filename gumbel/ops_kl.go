@@ -21,7 +21,8 @@ import (
 //
 // With a nil prior, p_n is uniform (log p_n(j) = -log k); otherwise prior
 // is a (1, N*k) node of logits, p_n = softmax(prior_n), shared by all rows
-// (a learned prior, as in v5 of Jang et al. 2017). Log-probabilities come
+// (a learned prior, as in v5 of Jang et al. 2017), whose gradient sums
+// over the rows. Log-probabilities come
 // from max-shifted log-softmaxes, so the value is finite for any finite
 // logits. Gradients:
 //

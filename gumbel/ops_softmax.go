@@ -18,9 +18,10 @@ import (
 //	y = softmax((logits + g) / tau),
 //
 // with logits and Gumbel noise g of shape (B, N*k) (fill g with Sample)
-// and the temperature tau a scalar node. As tau -> 0, y approaches the
-// one-hot Gumbel-max sample (see OneHotSample); its gradient flows to the logits
-// only:
+// and the temperature tau > 0 a scalar node. As tau -> 0, y approaches
+// the one-hot Gumbel-max sample (see OneHotSample); as tau grows, the
+// uniform vector. Its gradient flows to the logits only (the noise and tau
+// are inputs, not parameters):
 //
 //	dL/dlogits_j = y_j (dy_j - sum_i y_i dy_i) / tau.
 func GumbelSoftmax(logits, noise, tau *G.Node, k int) (*G.Node, error) {

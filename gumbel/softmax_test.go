@@ -81,7 +81,7 @@ func TestSoftmaxGroupsGradFiniteDifferences(t *testing.T) {
 // 1000 + log 2, where the unshifted sum overflows; log(e^-1000 + 1) = 0,
 // where e^-1000 underflows; log(e + e^2 + e^3) = 3.40760596444438 (by
 // Python's math). Tolerance 1 float64 ulp of 1000 for the large ones,
-// 1e-15 otherwise.
+// 1e-15 otherwise. +Inf and NaN give NaN, as its doc says.
 func TestLogSumExp(t *testing.T) {
 	inf := math.Inf(1)
 	for _, tc := range []struct {
@@ -95,8 +95,16 @@ func TestLogSumExp(t *testing.T) {
 		{[]float64{-1000, 0}, 0},
 		{[]float64{-1e4, 1e4}, 1e4},
 		{[]float64{1, 2, 3}, 3.40760596444438},
+		{[]float64{inf, 0}, math.NaN()},
+		{[]float64{0, math.NaN()}, math.NaN()},
 	} {
 		got := LogSumExp(tc.x)
+		if math.IsNaN(tc.want) {
+			if !math.IsNaN(got) {
+				t.Errorf("LogSumExp(%v) = %v, want NaN", tc.x, got)
+			}
+			continue
+		}
 		tol := 1e-15
 		if math.Abs(tc.want) > 100 && !math.IsInf(tc.want, 0) {
 			tol = math.Nextafter(math.Abs(tc.want), inf) - math.Abs(tc.want)
