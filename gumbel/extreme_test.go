@@ -1,6 +1,7 @@
 package gumbel
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -14,22 +15,24 @@ import (
 // within 2^-24; 2^-22 leaves a factor 4.
 var sumTol32 = math.Exp2(-22)
 
-// TestSoftmaxesFloat32Extremes feeds the softmax ops float32 rows whose
-// entries differ by far more than the ~88 at which exp overflows in
-// float32 (gorgonia's built-in SoftMax returns NaN there) and
-// logits/tau up to +-1e8. Every output and gradient must be finite; each
-// group of the output must sum to 1 within sumTol32 (for LogSoftmax: its
-// exponentials); each y_j must match softmax(z)_j, z = logits/tau,
-// computed here in float64 with math.Exp, within 1e-6 (the float32
-// exponentials have a relative error of about 2e-7 (kernels.ExpNeg32),
-// the rounding to float32 adds 6e-8), and log-softmaxes the float64
-// log-softmax within 1 float32 ulp (the op computes in float64 and rounds
-// once). Then the mass sits on the largest z_j: y_max =
+// TestSoftmaxesExtremes feeds the softmax ops float32 rows whose entries
+// differ by far more than the ~88 at which exp overflows in float32
+// (gorgonia's built-in SoftMax returns NaN there) and logits/tau up to
+// +-1e8, and the same rows in float64, where exp overflows beyond 709.
+// Every output and gradient must be finite; each group of the output must
+// sum to 1 within sumTol32 in float32, 2^-50 in float64 (k roundings of
+// 2^-53) (for LogSoftmax: its exponentials); each y_j must match
+// softmax(z)_j, z = logits/tau, computed here in float64 with math.Exp,
+// within 1e-6 in float32 (the float32 exponentials have a relative error
+// of about 2e-7 (kernels.ExpNeg32), the rounding to float32 adds 6e-8)
+// and 1e-14 in float64 (a few roundings), and log-softmaxes the float64
+// log-softmax within 1 ulp of the dtype (the op computes in float64 and
+// rounds once). Then the mass sits on the largest z_j: y_max =
 // 1/sum_j exp(z_j - z_max) >= 1 - (k-1) e^-gap, with gap the distance to
 // the runner-up, which the test also checks (a bound above 0.9999 where
 // the gap is above 10, as for the tempered ops in every row but
 // "tau=1e4").
-func TestSoftmaxesFloat32Extremes(t *testing.T) {
+func TestSoftmaxesExtremes(t *testing.T) {
 	ops := []struct {
 		name     string
 		build    func(in G.Nodes, k int) (*G.Node, error)
@@ -56,70 +59,87 @@ func TestSoftmaxesFloat32Extremes(t *testing.T) {
 		{"two variables [1e4,-1e4 | 0,300]", []float32{1e4, -1e4, 0, 300}, 2, 1},
 	} {
 		for _, o := range ops {
-			t.Run(o.name+" "+tc.name, func(t *testing.T) {
-				k := tc.k
-				rng := rand.New(rand.NewPCG(2, 2))
-				in := []input{
-					{"logits", mat(1, tc.logits)},
-					{"noise", mat(1, make([]float32, len(tc.logits)))},
-					{"tau", tc.tau},
-				}
-				p := newProbe(t, in, func(in G.Nodes) (*G.Node, error) { return o.build(in, k) }, []int{0}, rng, nil)
-				y, loss := p.run(t)
-				grad := p.grad(t, 0)
-				if !isFinite(y) || !isFinite(grad) || !isFinite([]float64{loss}) {
-					t.Fatalf("y = %v, gradient %v, loss %v: not finite", y, grad, loss)
-				}
-				tau := 1.0
-				if o.tempered {
-					tau = float64(tc.tau)
-				}
-				for g := 0; g < len(y); g += k {
-					z := make([]float64, k)
-					for j := range z {
-						z[j] = float64(tc.logits[g+j]) / tau
+			for _, f32 := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s %s float32=%t", o.name, tc.name, f32), func(t *testing.T) {
+					k := tc.k
+					rng := rand.New(rand.NewPCG(2, 2))
+					in := []input{
+						{"logits", mat(1, tc.logits)},
+						{"noise", mat(1, make([]float32, len(tc.logits)))},
+						{"tau", tc.tau},
 					}
-					lse := LogSumExp(z)
-					var sum float64
-					for j := range k {
-						v := y[g+j]
-						want := z[j] - lse
-						if !o.log {
-							want = math.Exp(want)
-							if math.Abs(v-want) > 1e-6 {
-								t.Errorf("y[%d] = %.9g, float64 softmax %.9g", g+j, v, want)
+					sumTol, valTol := sumTol32, 1e-6
+					ulp := func(x float64) float64 { return ulp32(float32(x)) }
+					if !f32 {
+						l64 := make([]float64, len(tc.logits))
+						for i, v := range tc.logits {
+							l64[i] = float64(v)
+						}
+						in = []input{
+							{"logits", mat(1, l64)},
+							{"noise", mat(1, make([]float64, len(tc.logits)))},
+							{"tau", float64(tc.tau)},
+						}
+						sumTol, valTol = math.Exp2(-50), 1e-14
+						ulp = func(x float64) float64 { x = math.Abs(x); return math.Nextafter(x, math.Inf(1)) - x }
+					}
+					p := newProbe(t, in, func(in G.Nodes) (*G.Node, error) { return o.build(in, k) }, []int{0}, rng, nil)
+					y, loss := p.run(t)
+					grad := p.grad(t, 0)
+					if !isFinite(y) || !isFinite(grad) || !isFinite([]float64{loss}) {
+						t.Fatalf("y = %v, gradient %v, loss %v: not finite", y, grad, loss)
+					}
+					tau := 1.0
+					if o.tempered {
+						tau = float64(tc.tau)
+					}
+					for g := 0; g < len(y); g += k {
+						z := make([]float64, k)
+						for j := range z {
+							z[j] = float64(tc.logits[g+j]) / tau
+						}
+						lse := LogSumExp(z)
+						var sum float64
+						for j := range k {
+							v := y[g+j]
+							want := z[j] - lse
+							if !o.log {
+								want = math.Exp(want)
+								if math.Abs(v-want) > valTol {
+									t.Errorf("y[%d] = %.9g, float64 softmax %.9g", g+j, v, want)
+								}
+							} else if math.Abs(v-want) > ulp(want) {
+								t.Errorf("y[%d] = %.9g, float64 log-softmax %.9g", g+j, v, want)
 							}
-						} else if math.Abs(v-want) > ulp32(float32(want)) {
-							t.Errorf("y[%d] = %.9g, float64 log-softmax %.9g", g+j, v, want)
+							if o.log {
+								v = math.Exp(v)
+							}
+							sum += v
 						}
+						if math.Abs(sum-1) > sumTol {
+							t.Errorf("group %d of y = %v sums to 1%+.3g, want 1 within %.3g", g/k, y, sum-1, sumTol)
+						}
+						best, gap := 0, math.Inf(1)
+						for j := range z {
+							if z[j] > z[best] {
+								best = j
+							}
+						}
+						for j := range z {
+							if j != best {
+								gap = math.Min(gap, z[best]-z[j])
+							}
+						}
+						yBest := y[g+best]
 						if o.log {
-							v = math.Exp(v)
+							yBest = math.Exp(yBest)
 						}
-						sum += v
-					}
-					if math.Abs(sum-1) > sumTol32 {
-						t.Errorf("group %d of y = %v sums to 1%+.3g, want 1 within %.3g", g/k, y, sum-1, sumTol32)
-					}
-					best, gap := 0, math.Inf(1)
-					for j := range z {
-						if z[j] > z[best] {
-							best = j
+						if bound := 1 - float64(k-1)*math.Exp(-gap); yBest < bound-1e-6 {
+							t.Errorf("group %d of y = %v: y[%d] = %v, want at least %v", g/k, y, best, yBest, bound)
 						}
 					}
-					for j := range z {
-						if j != best {
-							gap = math.Min(gap, z[best]-z[j])
-						}
-					}
-					yBest := y[g+best]
-					if o.log {
-						yBest = math.Exp(yBest)
-					}
-					if bound := 1 - float64(k-1)*math.Exp(-gap); yBest < bound-1e-6 {
-						t.Errorf("group %d of y = %v: y[%d] = %v, want at least %v", g/k, y, best, yBest, bound)
-					}
-				}
-			})
+				})
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/mathext"
@@ -89,11 +90,12 @@ func gumbelTol(g float64, want float32) float64 {
 // TestSampleFloat32MatchesFloat64 draws the same uniforms (two generators
 // with one seed) into float32 and float64 noise and checks each float32
 // value against the float64 one within gumbelTol. The length, not a
-// multiple of 4 and above the 65536 values beyond which Sample splits
-// float32 work across CPUs, gives ranges that start unaligned and end in
-// tails.
+// multiple of 4 and above the 2 x 65536 values from which Sample splits
+// float32 work across 2 CPUs (GOMAXPROCS is raised to 2 for the test if
+// lower), gives pieces that start unaligned and end in tails.
 func TestSampleFloat32MatchesFloat64(t *testing.T) {
-	const n = 100003
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
+	const n = 200003
 	g32, g64 := make([]float32, n), make([]float64, n)
 	Sample(g32, rand.New(rand.NewPCG(5, 6)))
 	Sample(g64, rand.New(rand.NewPCG(5, 6)))
@@ -114,9 +116,11 @@ func TestSampleFloat32MatchesFloat64(t *testing.T) {
 // TestSampleFloat64Exact checks that float64 noise does not use the
 // kernel and draws in order: it equals -math.Log(-math.Log(u)) bit for
 // bit, with u = uniformFromBits of the generator's successive Uint64s, for
-// a length above the 4096 values per CPU beyond which Sample splits the
-// logarithms across CPUs. A second call continues the generator's stream.
+// a length above the 2 x 4096 values from which Sample splits the
+// logarithms across 2 CPUs (GOMAXPROCS is raised to 2 for the test if
+// lower). A second call continues the generator's stream.
 func TestSampleFloat64Exact(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
 	const n = 10007
 	g := make([]float64, n)
 	rng := rand.New(rand.NewPCG(3, 4))
