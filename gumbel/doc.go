@@ -31,7 +31,9 @@
 // (which computes the same), while calls that differ in k, in the
 // temperature node or the prior are distinct nodes. The functions return
 // an error for k < 1; rows whose length is not a multiple of k, and
-// temperatures that are not positive, make RunAll return an error.
+// temperatures that are not positive, make RunAll return an error. The
+// ops give first derivatives: G.Grad of a loss that depends on one of
+// their gradients returns an error.
 // As with gorgonia's own ops, a tape machine may overwrite the value of
 // an intermediate node in place once its last reader has run: read such
 // values with G.Read.

@@ -73,10 +73,19 @@ func (o relaxedKLOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.RowsOf(in)
 }
 
-func (o relaxedKLOp) DiffWRT(int) []bool { return []bool{true, false, false} }
+func (o relaxedKLOp) DiffWRT(n int) []bool {
+	if o.grad {
+		return gradientInputs(n)
+	}
+	return []bool{true, false, false}
+}
 
-// SymDiff returns the gradient op for the logits.
+// SymDiff returns the gradient op for the logits (and fails for the
+// gradient op: see gradientInputs).
 func (o relaxedKLOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad {
+		return nil, errSecondOrder(o)
+	}
 	d, err := G.ApplyOp(newRelaxedKLOp(o.k, o.priorTau, true), inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
@@ -200,10 +209,19 @@ func (o logExpConcreteOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.RowsOf(in)
 }
 
-func (o logExpConcreteOp) DiffWRT(int) []bool { return []bool{true, true, false} }
+func (o logExpConcreteOp) DiffWRT(n int) []bool {
+	if o.wrt != 0 {
+		return gradientInputs(n)
+	}
+	return []bool{true, true, false}
+}
 
-// SymDiff returns the gradient ops for x and the logits.
+// SymDiff returns the gradient ops for x and the logits (and fails for
+// the gradient ops: see gradientInputs).
 func (o logExpConcreteOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.wrt != 0 {
+		return nil, errSecondOrder(o)
+	}
 	grads := make(G.Nodes, 3)
 	for wrt := 1; wrt <= 2; wrt++ {
 		var err error

@@ -163,10 +163,20 @@ func (o logSoftmaxOp) Type() hm.Type {
 }
 
 func (o logSoftmaxOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return op.SameShape(in) }
-func (o logSoftmaxOp) DiffWRT(int) []bool                                { return []bool{true} }
 
-// SymDiff returns the gradient op of the output and dL/dy.
+func (o logSoftmaxOp) DiffWRT(n int) []bool {
+	if o.grad {
+		return gradientInputs(n)
+	}
+	return []bool{true}
+}
+
+// SymDiff returns the gradient op of the output and dL/dy (and fails for
+// the gradient op: see gradientInputs).
 func (o logSoftmaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad {
+		return nil, errSecondOrder(o)
+	}
 	g := logSoftmaxOp{Base: op.Base{Name: fmt.Sprintf("GroupLogSoftmaxGrad{k=%d}", o.k)}, k: o.k, grad: true, buf: new(op.Buffer)}
 	dx, err := G.ApplyOp(g, output, grad)
 	if err != nil {

@@ -92,10 +92,19 @@ func (o klOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{1, s[1]}, nil
 }
 
-func (o klOp) DiffWRT(n int) []bool { return []bool{true, true}[:n] }
+func (o klOp) DiffWRT(n int) []bool {
+	if o.what != klValue {
+		return gradientInputs(n)
+	}
+	return []bool{true, true}[:n]
+}
 
-// SymDiff returns the gradient ops for the logits and a learned prior.
+// SymDiff returns the gradient ops for the logits and a learned prior
+// (and fails for the gradient ops: see gradientInputs).
 func (o klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.what != klValue {
+		return nil, errSecondOrder(o)
+	}
 	args := append(append(G.Nodes{}, inputs...), grad)
 	grads := make(G.Nodes, len(inputs))
 	for i, what := range []int{klLogits, klPrior}[:len(inputs)] {

@@ -57,6 +57,24 @@ func checkK(k int) error {
 	return nil
 }
 
+// The gradient ops of the package give first derivatives only. Each
+// reports every input as differentiable (gradientInputs) and fails in
+// SymDiff (errSecondOrder), so that G.Grad through a gradient returns an
+// error: without DiffWRT gorgonia's analysis indexes past the end of an
+// empty slice and panics, and with inputs reported non-differentiable it
+// would treat the gradient as a constant without a word.
+func gradientInputs(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func errSecondOrder(o fmt.Stringer) error {
+	return fmt.Errorf("gumbel: %v: second derivatives are not implemented", o)
+}
+
 // softmaxOp computes y = softmax((x + noise) / tau) per group of k, with
 // the noise and the temperature inputs present only when asked for (tau
 // is 1 without one).
@@ -201,6 +219,13 @@ func (o softmaxGradOp) Type() hm.Type {
 }
 
 func (o softmaxGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return op.SameShape(in) }
+
+func (o softmaxGradOp) DiffWRT(n int) []bool { return gradientInputs(n) }
+
+// SymDiff fails: see gradientInputs.
+func (o softmaxGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, errSecondOrder(o)
+}
 
 func (o softmaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.Dispatch(o, inputs, o.Arity(), softmaxGradDo[float32](o), softmaxGradDo[float64](o))
