@@ -246,3 +246,72 @@ func isOurs(op G.Op) bool {
 	}
 	return false
 }
+
+// TestGradOfGradientIsAnError checks what happens when a graph
+// differentiates through the gradients of the package's ops: second
+// derivatives, as a gradient penalty sum((dL/dlogits)^2) needs, are not
+// implemented, so G.Grad of a loss that depends on a gradient must fail
+// with an error, also when the loss depends on the logits by another path
+// too (the gradient must not silently count as a constant), and must not
+// panic. So must a second G.Grad call on the graph, with respect to other
+// nodes (gorgonia supports one call per graph: even its own Exp then
+// reports "No gradients found for node").
+func TestGradOfGradientIsAnError(t *testing.T) {
+	for _, b := range builders(0.5) {
+		if b.name == "GumbelMax" {
+			continue // no gradient
+		}
+		t.Run(b.name, func(t *testing.T) {
+			grad := func(loss *G.Node, wrt ...*G.Node) (grads G.Nodes, err error) {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("G.Grad panicked: %v", r)
+						err = fmt.Errorf("panic")
+					}
+				}()
+				return G.Grad(loss, wrt...)
+			}
+			for _, mixed := range []bool{false, true} {
+				g := G.NewGraph()
+				m := func(name string, rows int) *G.Node {
+					return G.NodeFromAny(g, tensor.New(tensor.WithShape(rows, 6), tensor.WithBacking(make([]float64, rows*6))), G.WithName(name))
+				}
+				w, v := m("w", 2), m("v", 2)
+				l := G.Must(G.HadamardProd(w, v))
+				tau := G.NodeFromAny(g, 0.5, G.WithName("tau"))
+				out, err := b.build(l, m("noise", 2), tau, m("x", 2), m("prior", 1), 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				loss := G.Must(G.Sum(G.Must(G.Square(out))))
+				gs, err := grad(loss, w)
+				if err != nil {
+					t.Fatalf("first derivative: %v", err)
+				}
+				penalty := G.Must(G.Sum(G.Must(G.Square(gs[0]))))
+				if mixed {
+					penalty = G.Must(G.Add(penalty, G.Must(G.Sum(l))))
+				}
+				if _, err := grad(penalty, w); err == nil {
+					t.Errorf("G.Grad through the gradient (mixed %t): no error", mixed)
+				} else if mixed {
+					t.Logf("G.Grad through the gradient: %v", err)
+				}
+			}
+			g := G.NewGraph()
+			m := func(name string, rows int) *G.Node {
+				return G.NodeFromAny(g, tensor.New(tensor.WithShape(rows, 6), tensor.WithBacking(make([]float64, rows*6))), G.WithName(name))
+			}
+			w, v := m("w", 2), m("v", 2)
+			l := G.Must(G.HadamardProd(w, v))
+			tau := G.NodeFromAny(g, 0.5, G.WithName("tau"))
+			out := G.Must(b.build(l, m("noise", 2), tau, m("x", 2), m("prior", 1), 3))
+			loss := G.Must(G.Sum(G.Must(G.Square(out))))
+			if _, err := grad(loss, w); err != nil {
+				t.Fatal(err)
+			}
+			_, err := grad(loss, v)
+			t.Logf("second G.Grad call: %v", err)
+		})
+	}
+}
