@@ -165,15 +165,22 @@ func softmaxDo[T op.Float](o softmaxOp) func([]G.Value) (G.Value, error) {
 		y := op.Floats[T](out)
 		cols := shape[1]
 		parallel.Rows(shape[0], 16, func(lo, hi int) {
-			i, j := lo*cols, hi*cols
-			src := x[i:j]
-			if noise != nil {
-				for n := i; n < j; n++ {
-					y[n] = x[n] + noise[n]
+			// One row at a time: the float32 kernel takes the
+			// exponentials of a slice eight at a time and the last
+			// len%8 with Go code, which can differ in the last bit, so a
+			// range of rows at once would make a row's values depend on
+			// where the CPUs' ranges split the batch (on GOMAXPROCS).
+			for r := lo; r < hi; r++ {
+				i, j := r*cols, (r+1)*cols
+				src := x[i:j]
+				if noise != nil {
+					for n := i; n < j; n++ {
+						y[n] = x[n] + noise[n]
+					}
+					src = y[i:j]
 				}
-				src = y[i:j]
+				SoftmaxGroups(y[i:j], src, o.k, tau)
 			}
-			SoftmaxGroups(y[i:j], src, o.k, tau)
 		})
 		return out, nil
 	}

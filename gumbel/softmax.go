@@ -12,9 +12,11 @@ import (
 //	y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m),  m = max_i z_i/tau,
 //
 // so no exponent is positive and the sum is at least 1: finite whenever
-// z/tau is. len(z) must be a multiple of k >= 1. Float32 groups take their exponentials with kernels.ExpNeg32
-// (relative error about 2e-7) and sum in float64; float64 groups use
-// math.Exp.
+// z/tau is. len(z) must be a multiple of k >= 1. Float32 groups take
+// their exponentials with kernels.ExpNeg32 (relative error about 2e-7;
+// eight at a time where the CPU has AVX2, the last len(z)%8 with Go code,
+// so a value can differ in its last bit with its position in z) and sum
+// in float64; float64 groups use math.Exp.
 func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 	if y32, ok := any(y).([]float32); ok {
 		softmax32(y32, any(z).([]float32), k, tau)
