@@ -96,6 +96,8 @@ func isFinite(x []float64) bool {
 type probe struct {
 	vm       G.VM
 	in       []G.Value // the inputs' values, in order
+	c        []float64 // the loss's weights
+	cIn      G.Value   // their value in the graph
 	out, l   G.Value
 	grads    []G.Value
 	gradNode G.Nodes
@@ -134,6 +136,7 @@ func newProbe(t testing.TB, inputs []input, build func(G.Nodes) (*G.Node, error)
 	} else {
 		cv = tensor.New(tensor.WithShape(out.Shape()...), tensor.WithBacking(append([]float64(nil), c...)))
 	}
+	p.c, p.cIn = c, cv
 	cn := G.NodeFromAny(g, cv, G.WithName("c"))
 	prod, err := G.HadamardProd(out, cn)
 	if err != nil {
