@@ -191,16 +191,16 @@ func (s *sharedGraph) checkOutputs(t *testing.T, v sharedValues) {
 
 // TestOpsShareAGraph checks that the package's ops are safe in anyone's
 // graph: in sharedGraph (two latent layers, softmaxes of different k and
-// temperature and a log-softmax on one input, KLs, straight-through)
-// every output equals the slice functions' (checkOutputs) and the
-// gradient of the loss with respect to each input matches central
-// differences (fdStep, fdTol), once the straight-through term is
-// accounted for: the loss is flat in l1 through the one-hot sample (the
-// finite differences see nothing of it, as of GumbelMax's term), while
-// the gradient carries the surrogate y1 (dy = c of that output), which
-// the test adds to the finite differences with SoftmaxGroupsGrad. Then it gives the machine new values, some
-// written into the bound tensors in place, some bound with G.Let, and
-// the temperatures changed, and reruns it: the outputs must follow the new
+// temperature and a log-softmax on one input, KLs, straight-through) every
+// output equals the slice functions' (checkOutputs) and the gradient of the
+// loss with respect to each input matches central differences (fdStep,
+// fdTol), once the straight-through term is accounted for: the loss is flat
+// in l1 through the one-hot sample (the finite differences see nothing of
+// it, as of GumbelMax's term), while the gradient carries the surrogate y1
+// (dy = c of that output), which the test adds to the finite differences
+// with SoftmaxGroupsGrad. Then it gives the machine new values, some
+// written into the bound tensors in place, some bound with G.Let, and the
+// temperatures changed, and reruns it: the outputs must follow the new
 // values, and the gradients must equal bit for bit those of a new graph
 // built on them, so no op keeps a stale buffer or result.
 func TestOpsShareAGraph(t *testing.T) {
