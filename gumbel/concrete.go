@@ -12,10 +12,11 @@ import "math"
 // y = exp(x) is then Concrete (Gumbel-Softmax) distributed: x = log
 // softmax((a + g)/lambda) has this density with respect to a base measure
 // that carries the factor prod_k y_k relative to the Concrete density of y
-// (log p(x) = log p_Concrete(y) + sum_k x_k). The factor is the same for
-// every member of the family, so it cancels in log q(x) - log p(x). It
-// also writes dlogp/da and dlogp/dx into da and dx (each of length K) when
-// they are not nil:
+// (log p(x) = log p_Concrete(y) + sum_k x_k): equivalently, it is the
+// density of the K-1 log-ratios x_k - x_K, k < K, with respect to Lebesgue
+// measure. The factor is the same for every member of the family, so it
+// cancels in log q(x) - log p(x). It also writes dlogp/da and dlogp/dx into
+// da and dx (each of length K) when they are not nil:
 //
 //	dlogp/da_k = 1 - K s_k,   dlogp/dx_k = lambda (K s_k - 1),
 //	s = softmax(a - lambda x).

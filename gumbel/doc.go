@@ -23,8 +23,20 @@
 // entries differ by more than about 88 in float32, which logits divided by
 // a small temperature reach. Ops work in float32 (fast kernels) or float64
 // (math package accuracy, for gradient checks); gradients come from
-// gorgonia's own Grad. Each function builds a new op, so a graph may use
-// any of them any number of times.
+// gorgonia's own Grad.
+//
+// Each function builds a new op, so a graph may use any of them any number
+// of times, on any inputs. gorgonia merges nodes whose ops and inputs are
+// equal: two calls with the same inputs and parameters give one node
+// (which computes the same), while calls that differ in k, in the
+// temperature node or the prior are distinct nodes. The functions return
+// an error for k < 1; rows whose length is not a multiple of k, and
+// temperatures that are not positive, make RunAll return an error. The
+// ops give first derivatives: G.Grad of a loss that depends on one of
+// their gradients returns an error.
+// As with gorgonia's own ops, a tape machine may overwrite the value of
+// an intermediate node in place once its last reader has run: read such
+// values with G.Read.
 //
 // A reader new to the package can start with the examples, then
 // ops_softmax.go (the relaxation), ops_hard.go (sampling and straight

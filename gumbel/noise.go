@@ -25,7 +25,8 @@ type Float interface{ ~float32 | ~float64 }
 // float64 dst they are math.Log's; for float32 dst (training) they are
 // those of kernels.Gumbel32 (fdlibm's logarithm in float64, rounded once
 // to float32 within 1 float32 ulp of float32(-math.Log(-math.Log(u))),
-// except for |g| below about 1e-8), on all CPUs beyond 65536 values.
+// except for |g| below about 1e-8), split across CPUs in pieces of at
+// least 65536 values (so from 131072 values on).
 func Sample[T Float](dst []T, rng *rand.Rand) {
 	buf := uniforms.Get().(*[]float64)
 	defer uniforms.Put(buf)
@@ -39,7 +40,8 @@ func Sample[T Float](dst []T, rng *rand.Rand) {
 	if d32, ok := any(dst).([]float32); ok {
 		// The kernel takes 40 µs for a training step's 20000 values;
 		// split across 2 CPUs the draws and kernel took 113 µs against
-		// 86 µs on one, so it splits only beyond 65536 values.
+		// 86 µs on one, so it splits only into pieces of 65536 values
+		// or more.
 		parallel.Rows(len(d32), 1<<16, func(lo, hi int) { kernels.Gumbel32(d32[lo:hi], u[lo:hi]) })
 		return
 	}
@@ -68,7 +70,8 @@ func uniformFromBits(r uint64) float64 {
 //
 // an exact draw from the categorical distribution softmax(logits) of the
 // group (Gumbel 1954; Maddison et al. 2014). Ties go to the first index.
-// z may not share memory with logits or noise.
+// z may not share memory with logits or noise; len(logits) must be a
+// multiple of k >= 1.
 func OneHotSample[T Float](z, logits, noise []T, k int) {
 	for g := 0; g < len(logits); g += k {
 		best, bestV := 0, logits[g]+noise[g]

@@ -18,12 +18,15 @@ import (
 //	x_n = log softmax((logits_n + g_n) / tau),
 //
 // with logits and Gumbel noise g of shape (B, N*k), the temperature tau a
-// scalar node and a uniform ExpConcrete prior at temperature priorTau (see
-// RelaxedKLGroup). Unlike the analytic KL of the discrete variables, this
+// scalar node and a uniform ExpConcrete prior at temperature priorTau > 0
+// (see RelaxedKLGroup). Unlike the analytic KL of the discrete variables, this
 // keeps the relaxed objective a lower bound on the relaxed model's
 // likelihood (Maddison et al. 2017). The gradient, to the logits only,
 // includes the path through the sample.
 func RelaxedKL(logits, noise, tau *G.Node, k int, priorTau float64) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	if !(priorTau > 0) {
 		return nil, fmt.Errorf("gumbel: prior temperature %v is not positive", priorTau)
 	}
@@ -70,10 +73,19 @@ func (o relaxedKLOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.RowsOf(in)
 }
 
-func (o relaxedKLOp) DiffWRT(int) []bool { return []bool{true, false, false} }
+func (o relaxedKLOp) DiffWRT(n int) []bool {
+	if o.grad {
+		return gradientInputs(n)
+	}
+	return []bool{true, false, false}
+}
 
-// SymDiff returns the gradient op for the logits.
+// SymDiff returns the gradient op for the logits (and fails for the
+// gradient op: see gradientInputs).
 func (o relaxedKLOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad {
+		return nil, errSecondOrder(o)
+	}
 	d, err := G.ApplyOp(newRelaxedKLOp(o.k, o.priorTau, true), inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
@@ -147,10 +159,19 @@ func relaxedKLDo[T op.Float](o relaxedKLOp) func([]G.Value) (G.Value, error) {
 // LogExpConcrete returns the (B) node of the log density of the
 // log-samples x (B, N*k) under N ExpConcrete distributions per row with
 // location logits (B, N*k) and the temperature lambda (a scalar node),
-// summed over the N variables (see LogExpConcreteGroup): the density of
-// x = log GumbelSoftmax(logits, g, lambda). Its gradient flows to x and
-// to the logits.
+// summed over the N variables (see LogExpConcreteGroup, also for the
+// density's base measure): the density of x = log GumbelSoftmax(logits,
+// g, lambda). Compute such an x as LogSoftmax((logits + g) / lambda)
+// rather than as the logarithm of GumbelSoftmax, whose small entries
+// underflow to 0. Its gradient flows to x and to the logits, so that
+//
+//	LogExpConcrete(x, logits, tau) - LogExpConcrete(x, priorLogits, priorTau)
+//
+// differentiates like RelaxedKL, here with any prior logits.
 func LogExpConcrete(x, logits, lambda *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(newLogExpConcreteOp(k, 0), x, logits, lambda)
 }
 
@@ -188,10 +209,19 @@ func (o logExpConcreteOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return op.RowsOf(in)
 }
 
-func (o logExpConcreteOp) DiffWRT(int) []bool { return []bool{true, true, false} }
+func (o logExpConcreteOp) DiffWRT(n int) []bool {
+	if o.wrt != 0 {
+		return gradientInputs(n)
+	}
+	return []bool{true, true, false}
+}
 
-// SymDiff returns the gradient ops for x and the logits.
+// SymDiff returns the gradient ops for x and the logits (and fails for
+// the gradient ops: see gradientInputs).
 func (o logExpConcreteOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.wrt != 0 {
+		return nil, errSecondOrder(o)
+	}
 	grads := make(G.Nodes, 3)
 	for wrt := 1; wrt <= 2; wrt++ {
 		var err error

@@ -18,9 +18,14 @@ import (
 //	z = onehot(argmax_j logits_j + g_j),
 //
 // an exact draw from softmax(logits) (see OneHotSample). Sampling is not
-// differentiable: no gradient flows through z. Combine it with
-// StraightThrough to give it one.
+// differentiable: no gradient flows through z, and G.Grad with respect to
+// logits that reach the loss only through z fails (gorgonia reports them
+// as non-differentiable). Combine it with StraightThrough to give z the
+// relaxed sample's gradient.
 func GumbelMax(logits, noise *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(gumbelMaxOp{Base: op.Base{Name: fmt.Sprintf("GumbelMax{k=%d}", k)}, k: k, buf: new(op.Buffer)}, logits, noise)
 }
 
@@ -75,7 +80,8 @@ func gumbelMaxDo[T op.Float](o gumbelMaxOp) func([]G.Value) (G.Value, error) {
 // et al. (2017, Sec. 2.2): the decoder sees a one-hot sample, the logits
 // get the relaxed sample's gradient. With soft = Softmax(logits) it is
 // Bengio et al.'s straight-through estimator, and with a tempered
-// Softmax Chung et al.'s slope-annealed one. soft and hard have one shape.
+// Softmax Chung et al.'s slope-annealed one. soft and hard must have one
+// shape; the node's value is a copy of hard's.
 func StraightThrough(soft, hard *G.Node) (*G.Node, error) {
 	return G.ApplyOp(straightThroughOp{Base: op.Base{Name: "StraightThrough"}, buf: new(op.Buffer)}, soft, hard)
 }
@@ -126,6 +132,9 @@ func copyDo[T op.Float](buf *op.Buffer, i int) func([]G.Value) (G.Value, error) 
 // as x_j - m - log sum_i exp(x_i - m) with m the group's maximum, finite
 // for finite x. Its gradient is dL/dx_j = dy_j - softmax(x)_j sum_i dy_i.
 func LogSoftmax(x *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(logSoftmaxOp{Base: op.Base{Name: fmt.Sprintf("GroupLogSoftmax{k=%d}", k)}, k: k, buf: new(op.Buffer)}, x)
 }
 
@@ -154,10 +163,20 @@ func (o logSoftmaxOp) Type() hm.Type {
 }
 
 func (o logSoftmaxOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return op.SameShape(in) }
-func (o logSoftmaxOp) DiffWRT(int) []bool                                { return []bool{true} }
 
-// SymDiff returns the gradient op of the output and dL/dy.
+func (o logSoftmaxOp) DiffWRT(n int) []bool {
+	if o.grad {
+		return gradientInputs(n)
+	}
+	return []bool{true}
+}
+
+// SymDiff returns the gradient op of the output and dL/dy (and fails for
+// the gradient op: see gradientInputs).
 func (o logSoftmaxOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad {
+		return nil, errSecondOrder(o)
+	}
 	g := logSoftmaxOp{Base: op.Base{Name: fmt.Sprintf("GroupLogSoftmaxGrad{k=%d}", o.k)}, k: o.k, grad: true, buf: new(op.Buffer)}
 	dx, err := G.ApplyOp(g, output, grad)
 	if err != nil {

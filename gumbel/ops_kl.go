@@ -21,13 +21,17 @@ import (
 //
 // With a nil prior, p_n is uniform (log p_n(j) = -log k); otherwise prior
 // is a (1, N*k) node of logits, p_n = softmax(prior_n), shared by all rows
-// (a learned prior, as in v5 of Jang et al. 2017). Log-probabilities come
+// (a learned prior, as in v5 of Jang et al. 2017), whose gradient sums
+// over the rows. Log-probabilities come
 // from max-shifted log-softmaxes, so the value is finite for any finite
 // logits. Gradients:
 //
 //	dKL/dlogits_nj = q_n(j) (log q_n(j) - log p_n(j) - KL_n)
 //	dKL/dprior_nj  = p_n(j) - q_n(j)
 func CategoricalKL(logits *G.Node, k int, prior *G.Node) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	o := klOp{Base: op.Base{Name: fmt.Sprintf("CategoricalKL{k=%d,learned=%t}", k, prior != nil)}, k: k, learned: prior != nil, buf: new(op.Buffer)}
 	if prior == nil {
 		return G.ApplyOp(o, logits)
@@ -88,10 +92,19 @@ func (o klOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{1, s[1]}, nil
 }
 
-func (o klOp) DiffWRT(n int) []bool { return []bool{true, true}[:n] }
+func (o klOp) DiffWRT(n int) []bool {
+	if o.what != klValue {
+		return gradientInputs(n)
+	}
+	return []bool{true, true}[:n]
+}
 
-// SymDiff returns the gradient ops for the logits and a learned prior.
+// SymDiff returns the gradient ops for the logits and a learned prior
+// (and fails for the gradient ops: see gradientInputs).
 func (o klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.what != klValue {
+		return nil, errSecondOrder(o)
+	}
 	args := append(append(G.Nodes{}, inputs...), grad)
 	grads := make(G.Nodes, len(inputs))
 	for i, what := range []int{klLogits, klPrior}[:len(inputs)] {

@@ -18,12 +18,16 @@ import (
 //	y = softmax((logits + g) / tau),
 //
 // with logits and Gumbel noise g of shape (B, N*k) (fill g with Sample)
-// and the temperature tau a scalar node. As tau -> 0, y approaches the
-// one-hot Gumbel-max sample (see OneHotSample); its gradient flows to the logits
-// only:
+// and the temperature tau > 0 a scalar node. As tau -> 0, y approaches
+// the one-hot Gumbel-max sample (see OneHotSample); as tau grows, the
+// uniform vector. Its gradient flows to the logits only (the noise and tau
+// are inputs, not parameters):
 //
 //	dL/dlogits_j = y_j (dy_j - sum_i y_i dy_i) / tau.
 func GumbelSoftmax(logits, noise, tau *G.Node, k int) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	return G.ApplyOp(newSoftmaxOp(k, true, true), logits, noise, tau)
 }
 
@@ -34,10 +38,41 @@ func GumbelSoftmax(logits, noise, tau *G.Node, k int) (*G.Node, error) {
 // softmax(x / tau), the "slope-annealed" softmax of Chung et al. (2016);
 // a nil tau means 1.
 func Softmax(x *G.Node, k int, tau *G.Node) (*G.Node, error) {
+	if err := checkK(k); err != nil {
+		return nil, err
+	}
 	if tau == nil {
 		return G.ApplyOp(newSoftmaxOp(k, false, false), x)
 	}
 	return G.ApplyOp(newSoftmaxOp(k, false, true), x, tau)
+}
+
+// checkK returns an error unless k, the number of classes of each
+// variable, is positive. (With k = 0 an op's Do would divide by zero in
+// the tape machine's goroutine, a panic the caller cannot recover.)
+func checkK(k int) error {
+	if k < 1 {
+		return fmt.Errorf("gumbel: %d classes per variable, want at least 1", k)
+	}
+	return nil
+}
+
+// The gradient ops of the package give first derivatives only. Each
+// reports every input as differentiable (gradientInputs) and fails in
+// SymDiff (errSecondOrder), so that G.Grad through a gradient returns an
+// error: without DiffWRT gorgonia's analysis indexes past the end of an
+// empty slice and panics, and with inputs reported non-differentiable it
+// would treat the gradient as a constant without a word.
+func gradientInputs(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func errSecondOrder(o fmt.Stringer) error {
+	return fmt.Errorf("gumbel: %v: second derivatives are not implemented", o)
 }
 
 // softmaxOp computes y = softmax((x + noise) / tau) per group of k, with
@@ -130,15 +165,22 @@ func softmaxDo[T op.Float](o softmaxOp) func([]G.Value) (G.Value, error) {
 		y := op.Floats[T](out)
 		cols := shape[1]
 		parallel.Rows(shape[0], 16, func(lo, hi int) {
-			i, j := lo*cols, hi*cols
-			src := x[i:j]
-			if noise != nil {
-				for n := i; n < j; n++ {
-					y[n] = x[n] + noise[n]
+			// One row at a time: the float32 kernel takes the
+			// exponentials of a slice eight at a time and the last
+			// len%8 with Go code, which can differ in the last bit, so a
+			// range of rows at once would make a row's values depend on
+			// where the CPUs' ranges split the batch (on GOMAXPROCS).
+			for r := lo; r < hi; r++ {
+				i, j := r*cols, (r+1)*cols
+				src := x[i:j]
+				if noise != nil {
+					for n := i; n < j; n++ {
+						y[n] = x[n] + noise[n]
+					}
+					src = y[i:j]
 				}
-				src = y[i:j]
+				SoftmaxGroups(y[i:j], src, o.k, tau)
 			}
-			SoftmaxGroups(y[i:j], src, o.k, tau)
 		})
 		return out, nil
 	}
@@ -184,6 +226,13 @@ func (o softmaxGradOp) Type() hm.Type {
 }
 
 func (o softmaxGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return op.SameShape(in) }
+
+func (o softmaxGradOp) DiffWRT(n int) []bool { return gradientInputs(n) }
+
+// SymDiff fails: see gradientInputs.
+func (o softmaxGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, errSecondOrder(o)
+}
 
 func (o softmaxGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.Dispatch(o, inputs, o.Arity(), softmaxGradDo[float32](o), softmaxGradDo[float64](o))

@@ -12,9 +12,11 @@ import (
 //	y_j = exp(z_j/tau - m) / sum_i exp(z_i/tau - m),  m = max_i z_i/tau,
 //
 // so no exponent is positive and the sum is at least 1: finite whenever
-// z/tau is. Float32 groups take their exponentials with kernels.ExpNeg32
-// (relative error about 2e-7) and sum in float64; float64 groups use
-// math.Exp.
+// z/tau is. len(z) must be a multiple of k >= 1. Float32 groups take
+// their exponentials with kernels.ExpNeg32 (relative error about 2e-7;
+// eight at a time where the CPU has AVX2, the last len(z)%8 with Go code,
+// so a value can differ in its last bit with its position in z) and sum
+// in float64; float64 groups use math.Exp.
 func SoftmaxGroups[T Float](y, z []T, k int, tau float64) {
 	if y32, ok := any(y).([]float32); ok {
 		softmax32(y32, any(z).([]float32), k, tau)
@@ -125,8 +127,10 @@ func SoftmaxGroupsGrad[T Float](dz, y, dy []T, k int, tau float64) {
 	}
 }
 
-// LogSumExp returns log sum_i exp(x_i), shifted by the maximum so that it
-// neither overflows nor loses the largest terms.
+// LogSumExp returns log sum_i exp(x_i), computed as
+// m + log sum_i exp(x_i - m) with m the largest x_i, so that it neither
+// overflows nor loses the largest terms. It is -Inf for an empty x or one
+// of -Inf only, and NaN if x holds +Inf or NaN.
 func LogSumExp(x []float64) float64 {
 	m := math.Inf(-1)
 	for _, v := range x {
@@ -145,7 +149,7 @@ func LogSumExp(x []float64) float64 {
 // LogSoftmaxGroups writes into dst the log-probabilities log softmax(logits) of
 // each group of k logits, computed as l_j - m - log sum_i exp(l_i - m)
 // with m the group's maximum: finite for finite logits. dst may be logits
-// itself.
+// itself; len(logits) must be a multiple of k >= 1.
 func LogSoftmaxGroups(dst, logits []float64, k int) {
 	for g := 0; g < len(logits); g += k {
 		lse := LogSumExp(logits[g : g+k])
