@@ -3,9 +3,6 @@
 package backend
 
 import (
-	"fmt"
-	"runtime"
-
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
 )
@@ -20,6 +17,10 @@ func base() G.BLAS { return gonum.Implementation{} }
 // blocks, under the 4 at which gonum's Sgemm starts goroutines.
 var tile = [2]int{64, 192}
 
-func describe() string {
-	return fmt.Sprintf("BLAS: gonum (pure Go), products split across %d goroutines", runtime.GOMAXPROCS(0))
-}
+// setThreads does nothing: gonum starts its goroutines as it sees fit.
+func setThreads(int) {}
+
+// rule picks Split: gonum's own goroutines lose at this model's sizes.
+func rule() (Strategy, string, error) { return Split, "gonum", nil }
+
+func describe() string { return "gonum (pure Go)" }

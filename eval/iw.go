@@ -145,7 +145,7 @@ func newImportance(cfg model.Config, p *model.Params, batch, chunk int) (*import
 		return nil, err
 	}
 	for i := 1; i < cfg.Layers(); i++ {
-		pc, err := build(chunk, cfg.Latent(), func(net *model.Net, in *G.Node) (*G.Node, error) { return net.Logits(i, in, false) })
+		pc, err := build(chunk, cfg.Latent(), func(net *model.Net, in *G.Node) (*G.Node, error) { return net.SampledLogits(i, in) })
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +155,7 @@ func newImportance(cfg model.Config, p *model.Params, batch, chunk int) (*import
 	iw.decX = decX.Float32s()
 	if iw.dec, err = build(chunk, cfg.Latent(), func(net *model.Net, z *G.Node) (*G.Node, error) {
 		x := G.NewMatrix(net.Graph(), tensor.Float32, G.WithName("target"), G.WithValue(decX))
-		return net.NegLogLik(z, x, false, false)
+		return net.SampledNegLogLik(z, x)
 	}); err != nil {
 		return nil, err
 	}
@@ -179,13 +179,14 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 	gumbel.LogSoftmaxGroups(logq, logits, cfg.K)
 	logw := make([]float64, 0, k)
 	logqz, logpz := make([]float64, chunk), make([]float64, chunk)
-	noise := make([]float64, chunk*nk)
+	noise := make([]float32, chunk*nk)
+	scratch := newSampleScratch(nk)
 	for len(logw) < k {
 		// The first layer: samples of q(z|x) (VAE) or p(h1 | x_upper).
 		z := iw.laterInput(0)
 		gumbel.Sample(noise, rng)
 		for r := range chunk {
-			logqz[r], logpz[r] = sampleRow(z[r*nk:(r+1)*nk], logq, noise[r*nk:(r+1)*nk], iw.logPrior, cfg.K)
+			logqz[r], logpz[r] = sampleRow(z[r*nk:(r+1)*nk], logq, noise[r*nk:(r+1)*nk], iw.logPrior, cfg.K, scratch)
 			if cfg.SBN() { // samples of the model itself: weight p(x_lower | h) alone
 				logqz[r], logpz[r] = 0, 0
 			}
@@ -201,7 +202,7 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 			lq := make([]float64, nk)
 			for r := range chunk {
 				gumbel.LogSoftmaxGroups(lq, li[r*nk:(r+1)*nk], cfg.K)
-				sampleRow(z[r*nk:(r+1)*nk], lq, noise[r*nk:(r+1)*nk], nil, cfg.K)
+				sampleRow(z[r*nk:(r+1)*nk], lq, noise[r*nk:(r+1)*nk], nil, cfg.K, scratch)
 			}
 		}
 		if err := iw.dec.run(); err != nil {
@@ -226,23 +227,30 @@ func (iw *importance) laterInput(i int) []float32 {
 	return iw.dec.in.Float32s()
 }
 
-// sampleRow writes into z the one-hot Gumbel-max sample of the groups of k
-// log-probabilities logq with noise g (an exact draw), and returns log q of
-// it and, when logPrior is not nil, log p of it under the prior.
-func sampleRow(z []float32, logq, g, logPrior []float64, k int) (lq, lp float64) {
-	clear(z)
-	for v := 0; v < len(logq); v += k {
-		best, bestScore := 0, math.Inf(-1)
-		for j := range k {
-			if s := logq[v+j] + g[v+j]; s > bestScore {
-				best, bestScore = j, s
+// sampleRow writes into z the one-hot Gumbel-max sample (gumbel.OneHotSample,
+// an exact draw) of the groups of k log-probabilities logq with the noise
+// g, and returns log q of it and, when logPrior is not nil, log p of it
+// under the prior. s is scratch space of len(logq) float64s.
+func sampleRow(z []float32, logq []float64, g []float32, logPrior []float64, k int, s *sampleScratch) (lq, lp float64) {
+	for i, v := range g {
+		s.noise[i] = float64(v)
+	}
+	gumbel.OneHotSample(s.code, logq, s.noise, k)
+	for i, v := range s.code {
+		z[i] = float32(v)
+		if v != 0 {
+			lq += logq[i]
+			if logPrior != nil {
+				lp += logPrior[i]
 			}
-		}
-		z[v+best] = 1
-		lq += logq[v+best]
-		if logPrior != nil {
-			lp += logPrior[v+best]
 		}
 	}
 	return lq, lp
+}
+
+// sampleScratch is sampleRow's working space.
+type sampleScratch struct{ noise, code []float64 }
+
+func newSampleScratch(n int) *sampleScratch {
+	return &sampleScratch{noise: make([]float64, n), code: make([]float64, n)}
 }

@@ -276,3 +276,72 @@ func mlp(names []string, h *G.Node, wb G.Nodes, inputGrad, frozen bool) (*G.Node
 	}
 	return h, nil
 }
+
+// sampledLinear returns the node of a linear layer y = act(z W^T + b) whose
+// input z (B, in) holds samples of binary variables (one-hot groups or
+// bits, every entry 0 or 1): each row of y is b plus the columns of W its
+// ones select, added eight at a time, with no product. A categorical code
+// of N variables of K classes selects N of N*K columns, so the layer costs
+// 1/K of a product. It computes no gradient: it serves evaluations that
+// decode many samples.
+func sampledLinear(name string, z, w, b *G.Node, relu bool) (*G.Node, error) {
+	o := sampledLinearOp{Base: op.Base{Name: fmt.Sprintf("SampledLinear{%s,relu=%t}", name, relu)}, relu: relu, buf: new(op.Buffer), wt: new(op.Buffer)}
+	return G.ApplyOp(o, z, w, b)
+}
+
+// sampledLinearOp is the op of sampledLinear. wt holds W transposed, (in,
+// out), so that the column of each one is contiguous.
+type sampledLinearOp struct {
+	op.Base
+	relu    bool
+	buf, wt *op.Buffer
+}
+
+func (o sampledLinearOp) Arity() int    { return 3 }
+func (o sampledLinearOp) Type() hm.Type { return hm.NewFnType(op.Mat, op.Mat, op.Mat, op.Mat) }
+func (o sampledLinearOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return linearOp{}.InferShape(in...)
+}
+
+func (o sampledLinearOp) Do(inputs ...G.Value) (G.Value, error) {
+	return op.Dispatch(o, inputs, 3, sampledLinearDo[float32](o), sampledLinearDo[float64](o))
+}
+
+func sampledLinearDo[T op.Float](o sampledLinearOp) func([]G.Value) (G.Value, error) {
+	return func(inputs []G.Value) (G.Value, error) {
+		zwb, err := op.Datas[T](inputs...)
+		if err != nil {
+			return nil, err
+		}
+		z, w, b := zwb[0], zwb[1], zwb[2]
+		rows, in := inputs[0].Shape()[0], inputs[0].Shape()[1]
+		out := inputs[1].Shape()[0]
+		if len(w) != out*in || len(b) != out {
+			return nil, fmt.Errorf("%v: weights %v, bias %v for input %v", o, inputs[1].Shape(), inputs[2].Shape(), inputs[0].Shape())
+		}
+		wt := op.Floats[T](o.wt.Get(inputs[1].Dtype(), in, out))
+		for i := range out {
+			for j := range in {
+				wt[j*out+i] = w[i*in+j]
+			}
+		}
+		res := o.buf.Get(inputs[0].Dtype(), rows, out)
+		y := op.Floats[T](res)
+		zero := make([]T, out)
+		parallel.Rows(rows, 16, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				yr := y[r*out : (r+1)*out]
+				copy(yr, b)
+				for j, v := range z[r*in : (r+1)*in] {
+					if v != 0 {
+						kernels.BiasAct(yr, wt[j*out:(j+1)*out], false)
+					}
+				}
+				if o.relu {
+					kernels.BiasAct(yr, zero, true)
+				}
+			}
+		})
+		return res, nil
+	}
+}

@@ -145,6 +145,51 @@ func (n *Net) PixelLogits(code *G.Node, inputGrad, frozen bool) (*G.Node, error)
 	return mlp(names, in, wb, inputGrad, frozen)
 }
 
+// SampledPixelLogits is PixelLogits for codes that hold samples (every
+// entry 0 or 1) and need no gradient: the first layer sums the weight
+// columns the code's ones select instead of multiplying (see
+// sampledLinear), which an evaluation decoding many samples per image
+// spends most of its time on otherwise.
+func (n *Net) SampledPixelLogits(code *G.Node) (*G.Node, error) {
+	in, err := n.narrow(code)
+	if err != nil {
+		return nil, err
+	}
+	names, wb := n.layerNodes(n.decoderLayers()...)
+	if in, err = sampledLinear(names[0], in, wb[0], wb[1], len(names) > 1); err != nil {
+		return nil, err
+	}
+	return mlp(names[1:], in, wb[2:], false, false)
+}
+
+// SampledLogits is Logits(i, code, false) for a layer i > 0 whose input
+// code holds samples and needs no gradient (see SampledPixelLogits).
+func (n *Net) SampledLogits(i int, code *G.Node) (*G.Node, error) {
+	if !n.cfg.SBN() || i != 1 {
+		return nil, fmt.Errorf("model: stochastic layer %d has no sampled input", i)
+	}
+	in, err := n.narrow(code)
+	if err != nil {
+		return nil, err
+	}
+	names, wb := n.layerNodes("h2")
+	logits, err := sampledLinear(names[0], in, wb[0], wb[1], false)
+	if err != nil || !n.cfg.Bernoulli() {
+		return logits, err
+	}
+	return pairs(logits, true)
+}
+
+// SampledNegLogLik is NegLogLik for codes that hold samples and need no
+// gradient, with SampledPixelLogits.
+func (n *Net) SampledNegLogLik(code, target *G.Node) (*G.Node, error) {
+	l, err := n.SampledPixelLogits(code)
+	if err != nil {
+		return nil, err
+	}
+	return negLogLik(l, target)
+}
+
 // NegLogLik returns the (B) node of -log p(target | code), the
 // reconstruction term f of the loss: the Bernoulli likelihood of the
 // binary pixels target (B, Out()) under PixelLogits(code).
