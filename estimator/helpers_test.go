@@ -73,16 +73,22 @@ func newTiny(t testing.TB, cfg model.Config, seed uint64, rows int) (*model.Para
 			x[i] = 1
 		}
 	}
+	if spread := codeSpread(cfg, p, x); spread <= 1 {
+		t.Fatalf("f varies by only %.3g nats over the codes: a degenerate test model", spread)
+	}
+	return p, x
+}
+
+// codeSpread returns max f(z) - min f(z) over the codes z of the first
+// image of x, by the plain-Go decoder.
+func codeSpread(cfg model.Config, p *model.Params, x []float64) float64 {
 	ref := newRef(cfg, p)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, z := range enumCodes(cfg) {
 		f, _, _ := ref.decode(z, x[cfg.Input-cfg.Out():cfg.Input])
 		lo, hi = math.Min(lo, f), math.Max(hi, f)
 	}
-	if hi-lo <= 1 {
-		t.Fatalf("f varies by only %.3g nats over the codes: a degenerate test model", hi-lo)
-	}
-	return p, x
+	return hi - lo
 }
 
 // enumCodes returns every joint one-hot code of one stochastic layer of
