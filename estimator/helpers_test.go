@@ -161,7 +161,7 @@ func twin(t testing.TB, e *Estimator, ref *refNet, x []float64, n int, tau float
 	t.Helper()
 	cfg := ref.cfg
 	stats := e.Stats()
-	in := refInput{name: e.Name(), x: x, w: rowWeights(len(x)/cfg.Input, n), tau: tau, plant: plant}
+	in := refInput{name: e.Name(), x: x, w: rowWeights(len(x)/cfg.Input, n), tau: tau, plant: plant, relaxedKL: e.opt.RelaxedKL, priorTau: e.opt.PriorTau}
 	for _, st := range stats {
 		in.c = append(in.c, 0)
 		in.scale = append(in.scale, 1)
