@@ -156,9 +156,11 @@ func direction(t testing.TB, cov *mat.SymDense, s []float64, cut float64) []floa
 // (which are not tested), then fixed by SetStats before every tested draw
 // (an unbiased estimator is unbiased for any c that does not depend on
 // the sample; the moving averages' updates are checked draw by draw in
-// TestDrawsMatchOracle), so that Sigma is the draws' covariance; the test also checks the
-// variance of v.draw against v^T Sigma v (within 5 standard errors of a
-// sample variance): a bug that adds noise shows there.
+// TestDrawsMatchOracle), so that Sigma is the draws' covariance; the
+// test also checks the variance of v.draw against v^T Sigma v (within 5
+// standard errors of a sample variance): a bug that adds noise shows
+// there. Draws: 500 (muprop 800) of 32 images for the VAE, 600 (muprop
+// 700) of 96 images for the SBN, as many as the power needs.
 //
 // Power, stated and checked: the smallest relative bias of the score
 // term that the projection detects with probability 95%,
@@ -229,8 +231,8 @@ func TestUnbiasedMonteCarlo(t *testing.T) {
 				planted := z2 - 0.05*vs/se
 				gotVar := se * se * float64(m.n)
 				seVar := math.Sqrt(math.Max(u4-wantVar*wantVar, 0) / float64(m.n))
-				t.Logf("P=%d, %d draws of %d rows: max |z| %.2f (threshold %.2f), projection z %.2f (threshold %.2f); eps95 %.1f%%; with a 5%% bias of the score term z = %.1f; variance along v %.4g, exact %.4g",
-					P, m.n, tc.batch, z1, thr1, z2, thr2, 100*eps95, planted, gotVar, wantVar)
+				t.Logf("P=%d, %d draws of %d rows: max |z| %.2f (threshold %.2f), projection z %.2f (threshold %.2f); eps95 %.1f%%; with a 5%% bias of the score term z = %.1f; variance along v %.4g, exact %.4g (SE %.2g)",
+					P, m.n, tc.batch, z1, thr1, z2, thr2, 100*eps95, planted, gotVar, wantVar, seVar)
 				if z1 > thr1 {
 					t.Errorf("max |mean - exact| / SE = %.2f > %.2f", z1, thr1)
 				}
