@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"gsvae/internal/op"
 )
 
 // TestDrawsMatchOracle draws estimates of every estimator for every tiny
@@ -58,13 +61,23 @@ func TestDrawsMatchOracle(t *testing.T) {
 }
 
 // checkDraw compares what e reports of its last estimate besides the
-// gradient with the oracle's: f and the KL of the real rows, the loss, and
-// the moving averages, which must have moved from before by the
+// gradient with the oracle's: the one-hot samples of the real rows (not
+// gs's, whose code is relaxed), f and the KL of the real rows, the loss,
+// and the moving averages, which must have moved from before by the
 // documented rule (rate 0.8, the variance of the signal centred by the
 // old mean, real rows only) with the oracle's learning signals, or not at
 // all for the estimators that keep none.
 func checkDraw(t *testing.T, e *Estimator, before []Stats, want refOutput, rows int, tol float64) {
 	t.Helper()
+	if e.Name() != GS {
+		lat := e.cfg.Latent()
+		for i, node := range e.pass.Codes {
+			got := op.Float64s(nil, node.Value())[:rows*lat]
+			if !slices.Equal(got, want.codes[i][:rows*lat]) {
+				t.Fatalf("layer %d: samples %v, oracle %v", i, got, want.codes[i][:rows*lat])
+			}
+		}
+	}
 	rec, kl := e.Rec(), e.KL()
 	for b := range rows {
 		if math.Abs(rec[b]-want.rec[b]) > tol*math.Max(1, math.Abs(want.rec[b])) || math.Abs(kl[b]-want.kl[b]) > tol*math.Max(1, math.Abs(want.kl[b])) {

@@ -304,8 +304,8 @@ func argmaxCode(l, g []float64, k int) []float64 {
 	return z
 }
 
-// dot returns a . (b - c) (c == nil: b; or the constant cc when c is nil
-// and cc != 0; see uses).
+// dotSub returns a . (b - c), or a . (b - cc) with the constant cc in
+// every coordinate when c is nil (a . b for cc = 0).
 func dotSub(a, b []float64, c []float64, cc float64) float64 {
 	var s float64
 	for i := range a {
@@ -355,9 +355,9 @@ type refInput struct {
 	c, scale  []float64 // per stochastic layer: the baseline c and 1/norm (1 when not normalised)
 	relaxedKL bool
 	priorTau  float64
-	// plant, when set, changes one row's learning signal of layer i
-	// before centring (s = the correct one): negative controls of the
-	// statistical tests.
+	// plant, when set, returns the learning signal of layer i, row b
+	// to use in place of the correct one s (before centring by c): the
+	// planted biases of the negative controls.
 	plant func(i, b int, s float64) float64
 }
 
