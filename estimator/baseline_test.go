@@ -1,0 +1,112 @@
+package estimator
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"gorgonia.org/tensor"
+
+	"gsvae/model"
+)
+
+// to32 returns float32 copies of p's tensors; to64 float64 copies.
+func to32(p *model.Params) *model.Params {
+	out := &model.Params{Names: p.Names}
+	for _, t := range p.Tensors {
+		v := make([]float32, t.Len())
+		for i, x := range t.Float64s() {
+			v[i] = float32(x)
+		}
+		out.Tensors = append(out.Tensors, tensor.New(tensor.WithShape(t.Shape()...), tensor.WithBacking(v)))
+	}
+	return out
+}
+
+func to64(p *model.Params) *model.Params {
+	out := &model.Params{Names: p.Names}
+	for _, t := range p.Tensors {
+		v := make([]float64, t.Len())
+		for i, x := range t.Float32s() {
+			v[i] = float64(x)
+		}
+		out.Tensors = append(out.Tensors, tensor.New(tensor.WithShape(t.Shape()...), tensor.WithBacking(v)))
+	}
+	return out
+}
+
+// TestFitBaseline fits NVIL's baseline network to a batch of 16 images of
+// the categorical VAE without one (float32, as training uses it) and
+// checks that FitBaseline returns the configuration with a baseline of
+// BaselineWidth units, shares the model's tensors and leaves their values
+// alone, and learns: b(x) regresses f(z) - c, c a constant, so the spread
+// over the images of E[f | x] - b(x) (E by enumeration, by the oracle),
+// which is that of E[f | x] for the untrained, near-constant b, must
+// shrink to less than a quarter. It also refuses a batch that is not
+// whole images.
+func TestFitBaseline(t *testing.T) {
+	cfg := vaeCat
+	cfg.Baseline = 0
+	p64, x64 := newTiny(t, cfg, 3, 16)
+	p := to32(p64)
+	x := make([]float32, len(x64))
+	for i, v := range x64 {
+		x[i] = float32(v)
+	}
+	before := append([]float32(nil), p.Tensors[0].Float32s()...)
+	spread := func(cfgB model.Config, pB *model.Params) float64 {
+		ref := newRef(cfgB, to64(pB))
+		var d []float64
+		for b := range 16 {
+			img := x64[b*cfg.Input : (b+1)*cfg.Input]
+			l, _ := ref.logits(0, img)
+			var ef float64
+			for _, z := range enumCodes(cfg) {
+				f, _, _ := ref.decode(z, img)
+				ef += codeProb(l, z, cfg.K) * f
+			}
+			base, _ := ref.baseline(img)
+			d = append(d, ef-base)
+		}
+		var mean, sq float64
+		for _, v := range d {
+			mean += v / float64(len(d))
+		}
+		for _, v := range d {
+			sq += (v - mean) * (v - mean) / float64(len(d))
+		}
+		return math.Sqrt(sq)
+	}
+	cfg0, p0, err := FitBaseline(cfg, p, x, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB, pB, err := FitBaseline(cfg, p, x, FitBaselineSteps, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfgB.Baseline != BaselineWidth || cfg0.Baseline != BaselineWidth {
+		t.Fatalf("baseline width %d, want %d", cfgB.Baseline, BaselineWidth)
+	}
+	if err := pB.Check(cfgB, tensor.Float32); err != nil {
+		t.Fatal(err)
+	}
+	for i, tt := range p.Tensors {
+		if pB.Tensors[i] != tt {
+			t.Errorf("tensor %s is not shared", p.Names[i])
+		}
+	}
+	for i, v := range p.Tensors[0].Float32s() {
+		if v != before[i] {
+			t.Fatalf("FitBaseline changed the model's %s", p.Names[0])
+		}
+	}
+	s0, s1 := spread(cfg0, p0), spread(cfgB, pB)
+	t.Logf("spread of E[f|x] - b(x) over 16 images: %.3f untrained, %.3f after %d steps", s0, s1, FitBaselineSteps)
+	if !(s1 < s0/4) {
+		t.Errorf("spread of E[f|x] - b(x): %.3f after fitting, %.3f before", s1, s0)
+	}
+	if _, _, err := FitBaseline(cfg, p, x[:len(x)-1], 10, 1); err == nil || !strings.Contains(err.Error(), "is not a batch of 6-pixel images") {
+		t.Errorf("FitBaseline on a partial image: %v", err)
+	}
+}
