@@ -40,7 +40,7 @@ func (st Stats) update(signal []float64) Stats {
 // is not negative.
 func (st Stats) check() error {
 	if !(st.Var >= 0) || st.Mean-st.Mean != 0 || st.Var-st.Var != 0 {
-		return fmt.Errorf("estimator: moving averages mean %v, variance %v are not finite", st.Mean, st.Var)
+		return fmt.Errorf("estimator: moving averages mean %v, variance %v: want finite values, the variance not negative", st.Mean, st.Var)
 	}
 	return nil
 }
