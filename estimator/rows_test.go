@@ -197,10 +197,10 @@ func TestSetStats(t *testing.T) {
 		want string
 	}{
 		{want[:1], "1 layers of moving averages for 2 stochastic layers"},
-		{[]Stats{{Mean: math.NaN(), Var: 1}, {}}, "not finite"},
-		{[]Stats{{Mean: 0, Var: 1}, {Mean: math.Inf(-1), Var: 1}}, "not finite"},
-		{[]Stats{{Mean: 0, Var: math.Inf(1)}, {}}, "not finite"},
-		{[]Stats{{Mean: 0, Var: math.NaN()}, {}}, "not finite"},
+		{[]Stats{{Mean: math.NaN(), Var: 1}, {}}, "want finite values"},
+		{[]Stats{{Mean: 0, Var: 1}, {Mean: math.Inf(-1), Var: 1}}, "want finite values"},
+		{[]Stats{{Mean: 0, Var: math.Inf(1)}, {}}, "want finite values"},
+		{[]Stats{{Mean: 0, Var: math.NaN()}, {}}, "want finite values"},
 		{[]Stats{{Mean: 0, Var: -1}, {}}, "variance -1"},
 	} {
 		err := e.SetStats(tc.s)
