@@ -97,3 +97,45 @@ func TestToyDefaultOut(t *testing.T) {
 		t.Errorf("the working directory holds %v, want checkpoints only", names)
 	}
 }
+
+// TestGradVarSBN runs `eval gradvar` on an SBN checkpoint (64 codes per
+// layer, a batch of 2: the reference is exact) with every estimator and 3
+// draws: exit 0, an exact reference, one statistic per estimator (the
+// tempered ones at the one temperature) and part, and a report that
+// describes the SBN.
+func TestGradVarSBN(t *testing.T) {
+	dir := t.TempDir()
+	sbnCheckpoint(t, dir)
+	out := filepath.Join(t.TempDir(), "gv")
+	code, stdout, stderr := runEval(t, "gradvar", "-ckpt", dir, "-draws", "3", "-batch", "2", "-taus", "0.5", "-baseline-steps", "3", "-out", out)
+	if code != cli.ExitOK {
+		t.Fatalf("exit status %d (stderr %q)", code, stderr)
+	}
+	if !strings.Contains(stdout, "measured 8 estimators") {
+		t.Errorf("stdout %q", stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Reference string `json:"reference"`
+		Stats     []struct {
+			Estimator string  `json:"estimator"`
+			Log10Var  float64 `json:"log10_var"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Reference != "exact" || len(rep.Stats) != 2*8 {
+		t.Errorf("reference %q and %d statistics, want exact and 16", rep.Reference, len(rep.Stats))
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "3x4 categorical SBN (392-12-12-392)") {
+		t.Errorf("report.md does not describe the SBN:\n%s", md)
+	}
+}
