@@ -551,3 +551,44 @@ func TestEverySettingNamesAFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAcceptedSettings checks flag combinations that must pass
+// validation, each under a cancelled context, so that the run stops (exit
+// status 130, not 2) before its first update, having written config.json
+// with the settings resolved: -hidden none gives the linear VAE, -task sbn
+// has no hidden layers whether or not -hidden none says so, and -latent
+// bernoulli sets N = 200 and K = 2 for the SBN as for the VAE.
+func TestRunAcceptedSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want model.Config
+	}{
+		{"hidden none", []string{"-hidden", "none"}, model.Config{Task: model.TaskVAE, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn", []string{"-task", "sbn"}, model.Config{Task: model.TaskSBN, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn hidden none", []string{"-task", "sbn", "-hidden", "none"}, model.Config{Task: model.TaskSBN, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn bernoulli", []string{"-task", "sbn", "-latent", "bernoulli"}, model.Config{Task: model.TaskSBN, N: BernoulliN, K: 2, Hidden: []int{}, Kind: model.LatentBernoulli}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			r := runTrain(ctx, t, append([]string{"-limit", "100", "-out", dir}, tc.args...)...)
+			if r.code != cli.ExitInterrupted {
+				t.Fatalf("exit status %d, want %d (stderr %q)", r.code, cli.ExitInterrupted, r.stderr)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg train.Config
+			if err := json.Unmarshal(b, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			m := cfg.Model.WithDefaults()
+			if m.Task != tc.want.Task || m.N != tc.want.N || m.K != tc.want.K || !slices.Equal(m.Hidden, tc.want.Hidden) || m.Kind != tc.want.WithDefaults().Kind {
+				t.Errorf("model %+v, want %+v", m, tc.want)
+			}
+		})
+	}
+}
