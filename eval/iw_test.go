@@ -10,13 +10,18 @@ import (
 )
 
 // TestIWMatchesEnumeration checks L_k of one image of the tiny models (2
-// variables of 3 classes, or 2 Bernoulli; uniform or learned prior) against
-// log p(x) computed over all 9 states. With weights w = p(x,z)/q(z|x),
-// E_q[w] = p(x) and, by the delta method, L_k has mean log p(x) - bias with
-// bias = Var_q(w) / (2 k p(x)^2) and standard deviation
-// sqrt(Var_q(w) / k) / p(x), both computed exactly here. The test allows the
-// bias plus 4 standard deviations; a bound with wrong weights (a missing
-// q(z|x), prior or log k) misses by far more.
+// variables of 3 classes, or 2 Bernoulli; uniform or learned prior; and
+// the tiny SBNs, categorical and Bernoulli) against log p(x) (for the SBN
+// log p(x_lower | x_upper)) computed over all states. With weights
+// w = p(x,z)/q(z|x) (for the SBN, whose samples come from the model,
+// w = p(x_lower | h)), E_q[w] = p(x) and, by the delta method, L_k has
+// mean log p(x) - bias with bias = Var_q(w) / (2 k p(x)^2) and standard
+// deviation sqrt(Var_q(w) / k) / p(x), both computed exactly here. The
+// test allows the bias plus 4 standard deviations; a bound with wrong
+// weights (a missing q(z|x), prior or log k) misses by far more. For the
+// SBN it also checks that log p(x_lower | x_upper) is more than 10
+// standard deviations above the single-sample value -E[rec], so that
+// the bound's convergence is what the test sees.
 func TestIWMatchesEnumeration(t *testing.T) {
 	const k = 5000
 	learned := tinyCfg
@@ -25,26 +30,78 @@ func TestIWMatchesEnumeration(t *testing.T) {
 	bernoulli.Kind, bernoulli.K = model.LatentBernoulli, 2
 	bernoulliLearned := bernoulli
 	bernoulliLearned.Prior = model.PriorLearned
-	for _, cfg := range []model.Config{tinyCfg, learned, bernoulli, bernoulliLearned} {
-		p := tinyModelOf(t, cfg)
-		img := randomImages(1, 1)
-		e := enumerateOf(t, cfg, p, img.Binary)
-		logPX := e.logPX()
-		var second float64 // E_q[(w/p(x))^2]
-		for z, q := range e.q {
-			w := math.Exp(-e.rec[z] + e.logp[z] - math.Log(q) - logPX)
-			second += q * w * w
-		}
-		relVar := second - 1 // Var_q(w) / p(x)^2
-		bias, sd := relVar/(2*k), math.Sqrt(relVar/k)
-		got, err := NegIWBound(context.Background(), cfg, p, img, k, rand.New(rand.NewPCG(7, 7)), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s, prior %q: L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f", cfg.Kind, cfg.Prior, k, -got.NegBound, logPX, bias, sd)
-		if d := -got.NegBound - (logPX - bias); math.Abs(d) > 4*sd+1e-6 {
-			t.Errorf("%s, prior %q: L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", cfg.Kind, cfg.Prior, -got.NegBound, logPX-bias, 4*sd)
-		}
+	sbnBernoulli := tinySBN
+	sbnBernoulli.K, sbnBernoulli.Kind = 2, model.LatentBernoulli
+	for _, cfg := range []model.Config{tinyCfg, learned, bernoulli, bernoulliLearned, tinySBN, sbnBernoulli} {
+		name := cfg.Describe() + ", prior " + cfg.WithDefaults().Prior
+		t.Run(name, func(t *testing.T) {
+			p := tinyModelOf(t, cfg)
+			img := randomImages(1, 1)
+			e := enumerateOf(t, cfg, p, img.Binary)
+			logPX := e.logPX()
+			var second float64 // E_q[(w/p(x))^2]
+			for z, q := range e.q {
+				w := math.Exp(-e.rec[z] + e.logp[z] - math.Log(q) - logPX)
+				second += q * w * w
+			}
+			relVar := second - 1 // Var_q(w) / p(x)^2
+			bias, sd := relVar/(2*k), math.Sqrt(relVar/k)
+			got, err := NegIWBound(context.Background(), cfg, p, img, k, rand.New(rand.NewPCG(7, 7)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean, _ := e.moments()
+			t.Logf("L_%d = %.4f, log p(x) = %.4f, expected bias %.4f, sd %.4f; -E[rec] - KL = %.4f", k, -got.NegBound, logPX, bias, sd, -mean-e.kl)
+			if d := -got.NegBound - (logPX - bias); math.Abs(d) > 4*sd+1e-6 {
+				t.Errorf("L_k = %.4f, want %.4f (log p(x) - bias) within %.4f", -got.NegBound, logPX-bias, 4*sd)
+			}
+			if cfg.SBN() && !(logPX-(-mean) > 10*sd) {
+				t.Errorf("log p(x_lower | x_upper) = %.4f is within 10 sd of -E[rec] = %.4f: the test cannot tell L_k from L_1", logPX, -mean)
+			}
+		})
+	}
+}
+
+// TestSBNOneSampleBound checks the SBN's m-sample estimate at m = 1 on
+// 2,000 copies of one image of the tiny SBNs: -L_1 = -log p(x_lower | h)
+// for one h ~ p(h1|x_upper) p(h2|h1) per copy, so its mean over the copies
+// must be E[-log p(x_lower | h)] by enumeration within 4 standard errors
+// (sd / sqrt(2000), sd by enumeration too), and so must the one-sample
+// -ELBO of the same copies, which estimates the same expectation with
+// its own draws. The reported standard errors must match sd / sqrt(2000)
+// within 10%.
+func TestSBNOneSampleBound(t *testing.T) {
+	const n = 2000
+	sbnBernoulli := tinySBN
+	sbnBernoulli.K, sbnBernoulli.Kind = 2, model.LatentBernoulli
+	for _, cfg := range []model.Config{tinySBN, sbnBernoulli} {
+		t.Run(cfg.Describe(), func(t *testing.T) {
+			p := tinyModelOf(t, cfg)
+			imgs := repeated(randomImages(1, 1), n)
+			e := enumerateOf(t, cfg, p, imgs.Binary)
+			mean, variance := e.moments()
+			se := math.Sqrt(variance / n)
+			iw, err := NegIWBound(context.Background(), cfg, p, imgs, 1, rand.New(rand.NewPCG(3, 1)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			elbo, err := NegELBO(context.Background(), cfg, p, imgs, 1, rand.New(rand.NewPCG(3, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("E[-log p(x_lower|h)] = %.4f (se %.4f over %d draws); -L_1 = %.4f ± %.4f; -ELBO = %.4f ± %.4f", mean, se, n, iw.NegBound, iw.SE, elbo.NegELBO, elbo.SE)
+			for _, got := range []struct {
+				name     string
+				mean, se float64
+			}{{"-L_1", iw.NegBound, iw.SE}, {"-ELBO", elbo.NegELBO, elbo.SE}} {
+				if math.Abs(got.mean-mean) > 4*se {
+					t.Errorf("%s = %.4f, enumeration %.4f: off by %.1f standard errors", got.name, got.mean, mean, math.Abs(got.mean-mean)/se)
+				}
+				if math.Abs(got.se/se-1) > 0.1 {
+					t.Errorf("%s: standard error %.4f, enumeration says %.4f", got.name, got.se, se)
+				}
+			}
+		})
 	}
 }
 

@@ -241,7 +241,7 @@ func BenchmarkEpoch(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		batches.Shuffle()
-		if _, err := st.epoch(context.Background(), gr, batches, rng, nil); err != nil {
+		if _, err := st.epoch(context.Background(), gr, batches, rng, Output{}); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := eval.NegELBO(context.Background(), cfg.Model, st.Params, validSet, 1, rand.New(rand.NewPCG(1, 1))); err != nil {

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"gsvae/internal/kernels"
 )
 
 // TestAdamFirstStep checks the bias-corrected first step: with m and v
@@ -173,8 +175,8 @@ func TestStepFindsNonFiniteGradient(t *testing.T) {
 
 // TestStepCoversEveryParameter checks that Step, which splits the
 // parameters laid end to end into one range per CPU, updates every element
-// of every tensor exactly once: the result must equal adamGo applied to
-// each tensor in turn. Sizes straddle the split points.
+// of every tensor exactly once: the result must equal kernels.Adam applied
+// to each whole tensor in turn. Sizes straddle the split points.
 func TestStepCoversEveryParameter(t *testing.T) {
 	sizes := []int{70001, 3, 1, 40000, 9}
 	o, err := NewOptimizer(OptAdam, 1e-3, sizes)
@@ -195,11 +197,12 @@ func TestStepCoversEveryParameter(t *testing.T) {
 			t.Fatalf("Step reported tensor %d non-finite", bad)
 		}
 	}
-	r1, r2 := newAdamRule(1e-3, 1), newAdamRule(1e-3, 2)
+	r1 := kernels.NewAdamRule(1e-3, adamBeta1, adamBeta2, adamEps, 1)
+	r2 := kernels.NewAdamRule(1e-3, adamBeta1, adamBeta2, adamEps, 2)
 	for i, w := range want {
 		m, v := make([]float32, len(w)), make([]float32, len(w))
-		adamGo(r1, w, grads[i], m, v)
-		adamGo(r2, w, grads[i], m, v)
+		kernels.Adam(r1, w, grads[i], m, v)
+		kernels.Adam(r2, w, grads[i], m, v)
 		if !slices.Equal(w, params[i]) {
 			t.Errorf("tensor %d (%d values) differs from a serial update", i, len(w))
 		}

@@ -156,7 +156,7 @@ func TestRunPrior(t *testing.T) {
 			if r.stderr != "" {
 				t.Errorf("stderr = %q, want nothing", r.stderr)
 			}
-			if want := "wrote 10 prior images from " + ckpt + " (epoch 0) to " + out + "\n"; r.stdout != want {
+			if want := "wrote 10 prior images of 3x4 categorical VAE (784-16-8-12) from " + ckpt + " to " + out + "\n"; r.stdout != want {
 				t.Errorf("stdout = %q, want %q", r.stdout, want)
 			}
 			g := readPNG(t, out)
@@ -417,7 +417,7 @@ func TestRunBadCheckpoint(t *testing.T) {
 				f.Config = marshal(t, cfg)
 				return encodeFile(t, dir, f)
 			},
-			want: []string{"PATH", "K = 1"},
+			want: []string{"PATH", "k 1"},
 		},
 	}
 	for _, tt := range tests {
@@ -602,46 +602,30 @@ func marshal(t *testing.T, cfg train.Config) []byte {
 	return b
 }
 
-// TestDrawCategorical checks the prior sampler: over n = 100,000 draws from
-// softmax(logits) every class's frequency is within 4 binomial standard
-// errors, sqrt(p(1-p)/n), of its probability.
-func TestDrawCategorical(t *testing.T) {
-	const n = 100000
-	logits := []float64{0, 1, -1, 2}
-	rng := rand.New(rand.NewPCG(3, 3))
-	counts := make([]int, len(logits))
-	for range n {
-		counts[drawCategorical(logits, rng)]++
-	}
-	var z float64
-	for _, l := range logits {
-		z += math.Exp(l)
-	}
-	for j, c := range counts {
-		p := math.Exp(logits[j]) / z
-		if se := math.Sqrt(p * (1 - p) / n); math.Abs(float64(c)/n-p) > 4*se {
-			t.Errorf("class %d: frequency %.4f, probability %.4f (4 SE = %.4f)", j, float64(c)/n, p, 4*se)
-		}
-	}
-}
-
-// TestEveryModelKindSamples checks that both modes work for checkpoints of
-// every latent kind, prior and estimator family (nvil's has the extra
-// baseline network): each run exits 0 and writes a PNG.
+// TestEveryModelKindSamples checks that the modes of each task work for
+// checkpoints of every latent kind, prior and estimator family (nvil's has
+// the extra baseline network): prior and recon for the VAE, complete for
+// the SBN; each run exits 0 and writes a PNG.
 func TestEveryModelKindSamples(t *testing.T) {
 	for _, tc := range []struct {
-		name, latent, prior, estimator string
+		name, task, latent, prior, estimator string
 	}{
-		{"bernoulli learned nvil", model.LatentBernoulli, model.PriorLearned, estimator.NVIL},
-		{"bernoulli uniform gs", model.LatentBernoulli, model.PriorUniform, estimator.GS},
-		{"categorical learned muprop", model.LatentCategorical, model.PriorLearned, estimator.MuProp},
+		{"bernoulli learned nvil", model.TaskVAE, model.LatentBernoulli, model.PriorLearned, estimator.NVIL},
+		{"bernoulli uniform gs", model.TaskVAE, model.LatentBernoulli, model.PriorUniform, estimator.GS},
+		{"categorical learned muprop", model.TaskVAE, model.LatentCategorical, model.PriorLearned, estimator.MuProp},
+		{"sbn bernoulli nvil", model.TaskSBN, model.LatentBernoulli, model.PriorUniform, estimator.NVIL},
+		{"sbn categorical darn", model.TaskSBN, model.LatentCategorical, model.PriorUniform, estimator.DARN},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := tinyConfig(dir)
-			cfg.Model.Kind, cfg.Model.Prior = tc.latent, tc.prior
+			cfg.Model.Task, cfg.Model.Kind, cfg.Model.Prior = tc.task, tc.latent, tc.prior
 			if tc.latent == model.LatentBernoulli {
 				cfg.Model.K = 2
+			}
+			modes := []string{"prior", "recon"}
+			if tc.task == model.TaskSBN {
+				cfg.Model.Hidden, modes = []int{}, []string{"complete"}
 			}
 			cfg = cfg.WithEstimator(tc.estimator)
 			st, err := train.NewState(cfg)
@@ -651,7 +635,7 @@ func TestEveryModelKindSamples(t *testing.T) {
 			if err := st.Save(filepath.Join(dir, train.CheckpointFile)); err != nil {
 				t.Fatal(err)
 			}
-			for _, mode := range []string{"prior", "recon"} {
+			for _, mode := range modes {
 				out := filepath.Join(t.TempDir(), mode+".png")
 				r := runSample(t, "-ckpt", dir, "-mode", mode, "-n", "4", "-out", out)
 				if r.code != cli.ExitOK {

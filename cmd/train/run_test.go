@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"gsvae/internal/cli"
+	"gsvae/model"
 	"gsvae/train"
 )
 
@@ -56,9 +58,11 @@ func tinyArgs(out string) []string {
 	return []string{"-epochs", "1", "-limit", "200", "-batch", "50", "-N", "3", "-K", "4", "-hidden", "16,8", "-out", out}
 }
 
-// TestRunUsageErrors checks that every invalid flag value, unknown flag,
-// positional argument and an -out that is a regular file gives exit status
-// 2 with exactly one line on stderr naming the culprit, and does no work:
+// TestRunUsageErrors checks that every invalid flag value or combination
+// (the settings train.Config.Validate refuses, by the flag that sets them),
+// unknown flag, positional argument and an -out that is a regular file
+// gives exit status 2 with exactly one line on stderr naming the culprit,
+// and does no work:
 // the -out folder is not created (or the file given as -out is untouched)
 // and nothing is printed on stdout.
 func TestRunUsageErrors(t *testing.T) {
@@ -88,10 +92,26 @@ func TestRunUsageErrors(t *testing.T) {
 		{name: "positional argument", args: []string{"extra"}, want: `"extra"`},
 		{name: "out is a file", args: []string{"-out", "FILE"}, flag: "out"},
 		{name: "estimator unknown", args: []string{"-estimator", "rebar"}, want: "gs, st-gs, st, annealed-st, sf, nvil, muprop, darn"},
-		{name: "relaxed KL with sf", args: []string{"-estimator", "sf", "-kl", "relaxed"}, want: "-estimator gs or st-gs only"},
+		{name: "relaxed KL with sf", args: []string{"-estimator", "sf", "-kl", "relaxed"}, flag: "kl", want: "estimator gs or st-gs only"},
 		{name: "hard with sf", args: []string{"-hard", "-estimator", "sf"}, want: "-hard means -estimator st-gs"},
 		{name: "latent unknown", args: []string{"-latent", "gaussian"}, want: "want categorical or bernoulli"},
 		{name: "bernoulli with K 3", args: []string{"-latent", "bernoulli", "-K", "3"}, flag: "K"},
+		{name: "task unknown", args: []string{"-task", "bogus"}, flag: "task", want: "want vae or sbn"},
+		{name: "sbn with a learned prior", args: []string{"-task", "sbn", "-prior", "learned"}, flag: "prior"},
+		{name: "sbn with hidden layers", args: []string{"-task", "sbn", "-hidden", "16"}, flag: "hidden"},
+		{name: "sbn with the relaxed KL", args: []string{"-task", "sbn", "-kl", "relaxed"}, flag: "kl"},
+		{name: "prior unknown", args: []string{"-prior", "beta"}, flag: "prior"},
+		{name: "learned prior with the relaxed KL", args: []string{"-prior", "learned", "-kl", "relaxed"}, flag: "kl"},
+		{name: "kl unknown", args: []string{"-kl", "exact"}, flag: "kl"},
+		{name: "prior-tau 0", args: []string{"-kl", "relaxed", "-prior-tau", "0"}, flag: "prior-tau"},
+		{name: "optimizer unknown", args: []string{"-optimizer", "rmsprop"}, flag: "optimizer"},
+		{name: "anneal-rate negative", args: []string{"-anneal-rate", "-1"}, flag: "anneal-rate"},
+		{name: "limit above the training set", args: []string{"-limit", "50001"}, flag: "limit"},
+		{name: "batch 10001", args: []string{"-batch", "10001"}, flag: "batch"},
+		{name: "track-gradvar negative", args: []string{"-track-gradvar", "-1"}, flag: "track-gradvar"},
+		{name: "track-draws 1", args: []string{"-track-gradvar", "1", "-track-draws", "1"}, flag: "track-draws"},
+		{name: "hidden too wide", args: []string{"-hidden", "70000"}, flag: "hidden"},
+		{name: "N times K too wide", args: []string{"-N", "1000", "-K", "100"}, flag: "N"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -389,5 +409,186 @@ func TestRunLinear(t *testing.T) {
 	r := runTrain(context.Background(), t, "-resume", "-out", dir, "-hidden", "none")
 	if r.code != cli.ExitOK {
 		t.Errorf("resume repeating -hidden none: exit status %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// countdown is a context that reports cancellation from its n-th Err call
+// on: training checks Err before every update, so n = 2 stops a run after
+// its second update.
+type countdown struct {
+	context.Context
+	n int
+}
+
+func (c *countdown) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// sbnArgs are the flags of a tiny SBN run: 392-(3x4)-(3x4)-392 on 200
+// images, 4 updates of 50 per epoch, with the score-function estimator
+// nvil, whose moving averages and baseline network a resume must restore.
+func sbnArgs(out string) []string {
+	return []string{"-task", "sbn", "-estimator", "nvil", "-epochs", "1", "-limit", "200", "-batch", "50", "-N", "3", "-K", "4", "-out", out}
+}
+
+// TestRunSBNInterruptedAndResumed trains the tiny SBN of sbnArgs straight,
+// and again interrupted after 2 updates: the interrupted run must exit
+// with status 130, end stderr with the interruption and print on stdout
+// where it stopped and the line "resume with: train -resume -out DIR";
+// train -resume -out DIR must then
+// finish the epoch with the straight run's weights, optimiser moments,
+// moving averages and metrics, bit for bit. The checkpoint must hold the
+// SBN's layers (h1, h2, xl, and nvil's baseline) and no hidden layers,
+// since -task sbn has none unless -hidden says otherwise.
+func TestRunSBNInterruptedAndResumed(t *testing.T) {
+	straight, split := t.TempDir(), t.TempDir()
+	if r := runTrain(context.Background(), t, sbnArgs(straight)...); r.code != cli.ExitOK {
+		t.Fatalf("straight run: exit status %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	r := runTrain(&countdown{context.Background(), 2}, t, sbnArgs(split)...)
+	if r.code != cli.ExitInterrupted {
+		t.Fatalf("interrupted run: exit status %d, want %d\nstderr:\n%s", r.code, cli.ExitInterrupted, r.stderr)
+	}
+	ckpt := filepath.Join(split, train.CheckpointFile)
+	for _, want := range []string{
+		"interrupted at step 2 (epoch 1, 100 of 200 images done); saved " + ckpt + "\n",
+		"resume with: train -resume -out " + split + "\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// stderr holds the progress bar's lines, then cli.Report's.
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); !strings.HasPrefix(lines[len(lines)-1], "train: interrupted at step 2") || !strings.HasSuffix(r.stderr, "context canceled\n") {
+		t.Errorf("stderr does not end with the interruption:\n%s", r.stderr)
+	}
+	if r := runTrain(context.Background(), t, "-resume", "-out", split); r.code != cli.ExitOK {
+		t.Fatalf("resume: exit status %d\nstderr:\n%s", r.code, r.stderr)
+	}
+	a, err := train.Load(filepath.Join(straight, train.CheckpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := train.Load(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := b.Config.Model; !m.SBN() || len(m.Hidden) != 0 || m.Baseline == 0 {
+		t.Errorf("model %+v, want the SBN with no hidden layers and a baseline network", m)
+	}
+	if want := []string{"h1.w", "h1.b", "h2.w", "h2.b", "xl.w", "xl.b", "base0.w", "base0.b", "base1.w", "base1.b"}; !slices.Equal(b.Params.Names, want) {
+		t.Errorf("parameters %v, want %v", b.Params.Names, want)
+	}
+	if a.Step != 4 || b.Step != 4 || !slices.Equal(a.Stats, b.Stats) {
+		t.Errorf("steps %d and %d, moving averages %+v and %+v; want 4 and equal", a.Step, b.Step, a.Stats, b.Stats)
+	}
+	for i, name := range a.Params.Names {
+		for _, pair := range [][2][]float32{
+			{a.Params.Tensors[i].Float32s(), b.Params.Tensors[i].Float32s()},
+			{a.Opt.M[i], b.Opt.M[i]}, {a.Opt.V[i], b.Opt.V[i]},
+		} {
+			if !slices.Equal(pair[0], pair[1]) {
+				t.Fatalf("%s differs between the straight and the resumed run", name)
+			}
+		}
+	}
+	ma, mb := metricsLines(t, straight), metricsLines(t, split)
+	if len(ma) != 1 || !slices.Equal(ma, mb) {
+		t.Errorf("metrics differ:\n%v\n%v", ma, mb)
+	}
+}
+
+// metricsLines returns the lines of dir's metrics.jsonl without the
+// timings, which differ between runs.
+func metricsLines(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "seconds")
+		delete(m, "steps_per_sec")
+		js, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(js))
+	}
+	return out
+}
+
+// TestEverySettingNamesAFlag checks that every setting a
+// *model.SettingError of train.Config.Validate can name (every JSON key of
+// train.Config and model.Config) turns, through flagOf, into a flag that
+// train defines, so that a usage error always names something the user can
+// type.
+func TestEverySettingNamesAFlag(t *testing.T) {
+	cfg := train.Defaults()
+	var resume bool
+	fs := newFlags(&cfg, &resume)
+	for _, typ := range []reflect.Type{reflect.TypeFor[train.Config](), reflect.TypeFor[model.Config]()} {
+		for f := range typ.Fields() {
+			key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if key == "" || key == "model" { // the nested model.Config
+				continue
+			}
+			name, ok := flagOf[key]
+			if !ok {
+				name = key
+			}
+			if fs.Lookup(name) == nil {
+				t.Errorf("setting %q (%s.%s) maps to -%s, which train does not define", key, typ.Name(), f.Name, name)
+			}
+		}
+	}
+}
+
+// TestRunAcceptedSettings checks flag combinations that must pass
+// validation, each under a cancelled context, so that the run stops (exit
+// status 130, not 2) before its first update, having written config.json
+// with the settings resolved: -hidden none gives the linear VAE, -task sbn
+// has no hidden layers whether or not -hidden none says so, and -latent
+// bernoulli sets N = 200 and K = 2 for the SBN as for the VAE.
+func TestRunAcceptedSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want model.Config
+	}{
+		{"hidden none", []string{"-hidden", "none"}, model.Config{Task: model.TaskVAE, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn", []string{"-task", "sbn"}, model.Config{Task: model.TaskSBN, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn hidden none", []string{"-task", "sbn", "-hidden", "none"}, model.Config{Task: model.TaskSBN, N: 20, K: 10, Hidden: []int{}}},
+		{"sbn bernoulli", []string{"-task", "sbn", "-latent", "bernoulli"}, model.Config{Task: model.TaskSBN, N: BernoulliN, K: 2, Hidden: []int{}, Kind: model.LatentBernoulli}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			r := runTrain(ctx, t, append([]string{"-limit", "100", "-out", dir}, tc.args...)...)
+			if r.code != cli.ExitInterrupted {
+				t.Fatalf("exit status %d, want %d (stderr %q)", r.code, cli.ExitInterrupted, r.stderr)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, train.ConfigFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cfg train.Config
+			if err := json.Unmarshal(b, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			m := cfg.Model.WithDefaults()
+			if m.Task != tc.want.Task || m.N != tc.want.N || m.K != tc.want.K || !slices.Equal(m.Hidden, tc.want.Hidden) || m.Kind != tc.want.WithDefaults().Kind {
+				t.Errorf("model %+v, want %+v", m, tc.want)
+			}
+		})
 	}
 }

@@ -54,7 +54,8 @@ type Line struct {
 // Save draws the chart into a 7 x 4 inch PNG at path, the legend in a
 // strip at the right. On a log x axis the ticks are the data's x values.
 // Points whose x or y is not finite (or not positive on a log axis) are
-// left out.
+// left out; a chart with no point left (every series one point, say) keeps
+// linear axes.
 func (c Line) Save(path string) error {
 	p := plot.New()
 	p.Title.Text, p.X.Label.Text, p.Y.Label.Text = c.Title, c.XLabel, c.YLabel
@@ -68,7 +69,9 @@ func (c Line) Save(path string) error {
 			}
 		}
 	}
-	if c.LogX {
+	// A log axis needs a positive range, which only drawn points give:
+	// without, gonum's log scale panics.
+	if c.LogX && len(xs) > 0 {
 		p.X.Scale = plot.LogScale{}
 		slices.Sort(xs)
 		var ticks []plot.Tick
@@ -77,7 +80,7 @@ func (c Line) Save(path string) error {
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
 	}
-	if c.LogY {
+	if c.LogY && len(xs) > 0 {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{}
 	}
