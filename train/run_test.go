@@ -697,7 +697,7 @@ func TestValidate(t *testing.T) {
 		{"anneal_every", func(c *Config) { c.AnnealEvery = 0 }},
 		{"limit", func(c *Config) { c.Limit = -5 }},
 		{"limit", func(c *Config) { c.Limit = 50001 }},
-		{"hidden", func(c *Config) { c.Model.Hidden = []int{60000, 8} }}, // too many parameters
+		{"params", func(c *Config) { c.Model.Hidden = []int{60000, 8} }}, // too many parameters
 		{"hidden", func(c *Config) { sbn(c); c.Model.Hidden = []int{16} }},
 		{"binarize", func(c *Config) { c.Binarize = "otsu" }},
 		{"optimizer", func(c *Config) { c.Optimizer = "rmsprop" }},
