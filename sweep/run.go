@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -53,6 +54,12 @@ type Record struct {
 	TrainSeconds float64 `json:"train_seconds"` // wall-clock seconds of train in this invocation
 	EvalSeconds  float64 `json:"eval_seconds"`  // wall-clock seconds of eval
 	Finished     string  `json:"finished"`      // when the record was written, RFC 3339
+	// CPUs is the machine's CPU count and Env the settings of the
+	// environment that change a run's numbers or speed (GOMAXPROCS sets
+	// the bands products are split into, GSVAE_GEMM the strategy;
+	// OPENBLAS_CORETYPE the kernels OpenBLAS picks), when set.
+	CPUs int               `json:"cpus"`
+	Env  map[string]string `json:"env,omitempty"`
 }
 
 // Run trains and evaluates cell c, then publishes its result folder. A
@@ -112,6 +119,15 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 	}
 	rec.Revisions = map[string]string{"sweep": ownRevision(), "train": revision(trainExe), "eval": revision(evalExe)}
 	rec.Host, _ = os.Hostname() // "" if the kernel will not say
+	rec.CPUs = runtime.NumCPU()
+	for _, k := range []string{"GOMAXPROCS", "GSVAE_GEMM", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			if rec.Env == nil {
+				rec.Env = map[string]string{}
+			}
+			rec.Env[k] = v
+		}
+	}
 	rec.Finished = time.Now().UTC().Format(time.RFC3339)
 	if err := publish(c, runDir, resDir, rec); err != nil {
 		return fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"gonum.org/v1/gonum/blas"
 
 	"gsvae/backend"
 	"gsvae/data"
@@ -55,12 +54,35 @@ func newEstimator(tb testing.TB, st *State) *estimator.Estimator {
 // BenchmarkTrainStep measures one training update of the default model
 // (784-512-256-(20x10)-256-512-784, batch 100, Gumbel-Softmax at tau = 1,
 // Adam included) on random binary pixels. Besides ns/op it reports
-// ms/step, floor-ms (the GEMM-only floor, see BenchmarkGEMMFloor, run in
-// blocks alternating with the steps'), x-floor (their ratio) and
-// peak-RSS-MB.
+// ms/step; floor-ms, the GEMM-only floor of the same step (see
+// BenchmarkGEMMFloor) with the faster of the two strategies, run in blocks
+// alternating with the steps'; x-floor, their ratio; and peak-RSS-MB.
 func BenchmarkTrainStep(b *testing.B) {
-	for _, batch := range []int{100} {
-		benchmarkStep(b, batch)
+	cfg := Defaults()
+	benchmarkStep(b, cfg)
+}
+
+// BenchmarkSmallNets measures the step of the paper's small networks
+// against their own GEMM-only floors, as BenchmarkTrainStep does: the
+// linear VAE 784-200-784 (200 Bernoulli, 20x10 categorical) and the SBN
+// 392-200-200-392 (Bernoulli, categorical), batch 100, gs.
+func BenchmarkSmallNets(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		{"vae-linear-bernoulli", func(c *Config) { c.Model.Hidden, c.Model.Kind, c.Model.N, c.Model.K = nil, model.LatentBernoulli, 200, 2 }},
+		{"vae-linear-categorical", func(c *Config) { c.Model.Hidden = nil }},
+		{"sbn-bernoulli", func(c *Config) {
+			c.Model.Task, c.Model.Hidden, c.Model.Kind, c.Model.N, c.Model.K = model.TaskSBN, nil, model.LatentBernoulli, 200, 2
+		}},
+		{"sbn-categorical", func(c *Config) { c.Model.Task, c.Model.Hidden = model.TaskSBN, nil }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := Defaults()
+			tc.cfg(&cfg)
+			benchmarkStep(b, cfg)
+		})
 	}
 }
 
@@ -89,119 +111,121 @@ func BenchmarkTrainStepSizes(b *testing.B) {
 	}
 }
 
-func benchmarkStep(b *testing.B, batch int) {
-	st, gr, rng := benchState(b, batch, 20)
+// benchmarkStep times the training update of cfg (gs, tau = 1) against
+// its GEMM-only floor under both strategies.
+func benchmarkStep(b *testing.B, cfg Config) {
+	st, gr, rng := benchStateOf(b, cfg)
 	b.Log(backend.Describe())
-	floor := newFloor(batch)
-	if _, err := st.update(gr, batch, 1, rng); err != nil { // allocates the op buffers
+	floor := backend.NewFloor(stepProducts(cfg.Model, cfg.Batch), 1)
+	if _, err := st.update(gr, cfg.Batch, 1, rng); err != nil { // allocates the op buffers
 		b.Fatal(err)
 	}
-	floor.run()
+	chosen := backend.CurrentStrategy()
+	defer backend.SetStrategy(chosen)
+	for _, s := range strategies {
+		backend.SetStrategy(s)
+		floor.Run()
+	}
 	// Steps and floor runs alternate in blocks of 25, the floor's with the
 	// timer stopped, so that the ratio compares the two under the same
 	// machine load (on a shared machine separate runs drift by more than
 	// the effects we measure) while each still runs with warm caches
 	// (alternating single runs slowed both by a third).
 	const block = 25
-	var stepTime, floorTime time.Duration
+	var stepTime time.Duration
+	floorTime := make([]time.Duration, len(strategies))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; done += block {
 		n := min(block, b.N-done)
+		backend.SetStrategy(chosen)
 		start := time.Now()
 		for range n {
-			if _, err := st.update(gr, batch, 1, rng); err != nil {
+			if _, err := st.update(gr, cfg.Batch, 1, rng); err != nil {
 				b.Fatal(err)
 			}
 		}
 		stepTime += time.Since(start)
 		b.StopTimer()
-		start = time.Now()
-		for range n {
-			floor.run()
+		for i, s := range strategies {
+			backend.SetStrategy(s)
+			start = time.Now()
+			for range n {
+				floor.Run()
+			}
+			floorTime[i] += time.Since(start)
 		}
-		floorTime += time.Since(start)
 		b.StartTimer()
 	}
 	b.StopTimer()
+	backend.SetStrategy(chosen)
+	best := slices.Min(floorTime)
 	b.ReportMetric(stepTime.Seconds()/float64(b.N)*1e3, "ms/step")
-	b.ReportMetric(floorTime.Seconds()/float64(b.N)*1e3, "floor-ms")
-	b.ReportMetric(stepTime.Seconds()/floorTime.Seconds(), "x-floor")
+	b.ReportMetric(best.Seconds()/float64(b.N)*1e3, "floor-ms")
+	b.ReportMetric(stepTime.Seconds()/best.Seconds(), "x-floor")
+	for i, s := range strategies {
+		b.ReportMetric(floorTime[i].Seconds()/float64(b.N)*1e3, s.String()+"-floor-ms")
+	}
 	if rss, err := peakRSS(); err == nil {
 		b.ReportMetric(rss, "peak-RSS-MB")
 	}
 }
 
+// strategies are the ways a product can use the CPUs (see package backend).
+var strategies = []backend.Strategy{backend.Split, backend.Threads}
+
 // BenchmarkGEMMFloor measures only the matrix products of one training
-// step of the same model with the same BLAS: 6 forward products, 6 weight
-// gradients and 5 input gradients (the first layer's input needs none), in
-// float32 at batch 100, in the forms the model's linear layers use (weights
-// stored (out, in)). No training step can be faster; the ratio of
-// BenchmarkTrainStep to it is the overhead of everything else.
+// step of the default model with the same BLAS, under each strategy of
+// package backend: 6 forward products, 6 weight gradients and 5 input
+// gradients (the first layer's input needs none), in float32 at batch
+// 100, in the forms the model's linear layers use (weights stored (out,
+// in)). No training step can be faster; the ratio of BenchmarkTrainStep to
+// the faster of the two is the overhead of everything else.
 func BenchmarkGEMMFloor(b *testing.B) {
-	f := newFloor(100)
+	cfg := Defaults()
+	f := backend.NewFloor(stepProducts(cfg.Model, cfg.Batch), 1)
 	b.Log(backend.Describe())
-	b.ResetTimer()
-	for range b.N {
-		f.run()
-	}
-	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
-}
-
-// floor holds the operands of the GEMM-only floor. They have the step's
-// sparsity, since gonum's kernels skip zeros: binary pixels, ReLU outputs
-// and their masked gradients half zero, the latent layer and the output
-// logits dense.
-type floor struct {
-	batch                      int
-	dims                       []int
-	ws, acts, grads, dws, outs [][]float32
-}
-
-func newFloor(batch int) *floor {
-	f := &floor{batch: batch, dims: []int{784, 512, 256, 200, 256, 512, 784}}
-	rng := rand.New(rand.NewPCG(1, 1))
-	randSlice := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		return s
-	}
-	for i, d := range f.dims {
-		a, g := randSlice(batch*d), randSlice(batch*d)
-		for j := range a {
-			switch {
-			case i == 0:
-				a[j] = float32(rng.IntN(2))
-			case i < len(f.dims)-1 && i != 3 && a[j] < 0:
-				a[j], g[j] = 0, 0
+	chosen := backend.CurrentStrategy()
+	defer backend.SetStrategy(chosen)
+	for _, s := range strategies {
+		b.Run(s.String(), func(b *testing.B) {
+			backend.SetStrategy(s)
+			f.Run()
+			b.ResetTimer()
+			for range b.N {
+				f.Run()
 			}
-		}
-		f.acts, f.grads = append(f.acts, a), append(f.grads, g)
-		if i+1 < len(f.dims) {
-			f.ws = append(f.ws, randSlice(d*f.dims[i+1]))
-			f.dws = append(f.dws, make([]float32, d*f.dims[i+1]))
-			f.outs = append(f.outs, make([]float32, batch*f.dims[i+1]))
-		}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)*1e3, "ms/step")
+			b.ReportMetric(float64(f.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+		})
 	}
-	return f
 }
 
-// run makes the 17 products of one step.
-func (f *floor) run() {
-	impl, batch := backend.BLAS(), f.batch
-	for i, w := range f.ws { // forward: a[i] W^T, W (out, in)
-		in, out := f.dims[i], f.dims[i+1]
-		impl.Sgemm(blas.NoTrans, blas.Trans, batch, out, in, 1, f.acts[i], in, w, in, 0, f.outs[i], out)
-	}
-	for i, w := range f.ws { // backward: dW = g[i+1]^T a[i], g[i] = g[i+1] W
-		in, out := f.dims[i], f.dims[i+1]
-		impl.Sgemm(blas.Trans, blas.NoTrans, out, in, batch, 1, f.grads[i+1], out, f.acts[i], in, 0, f.dws[i], in)
-		if i > 0 {
-			impl.Sgemm(blas.NoTrans, blas.NoTrans, batch, in, out, 1, f.grads[i+1], out, w, in, 0, f.grads[i], in)
+// stepProducts lists the matrix products of one gs training step of cfg at
+// the given batch size: every linear layer's forward product and weight
+// gradient, and its input gradient unless its input is the data. They have
+// the step's sparsity, since gonum's kernels skip zeros: binary pixels,
+// ReLU outputs and their masked gradients half zero, codes and output
+// logits dense.
+func stepProducts(cfg model.Config, batch int) []backend.Product {
+	names, shapes := cfg.Shapes()
+	var ps []backend.Product
+	for i, name := range names {
+		if !strings.HasSuffix(name, ".w") || cfg.Part(i) == model.PartBaseline {
+			continue
 		}
+		out, in := shapes[i][0], shapes[i][1]
+		fromData := name == "enc0.w" || name == "h1.w"
+		zeroX, zeroDY := 0.5, 0.0 // the data, or a ReLU layer's output
+		if !fromData && in == cfg.Code() {
+			zeroX = 0 // a code
+		}
+		if strings.HasPrefix(name, "enc") && out != cfg.Code() || strings.HasPrefix(name, "dec") && out != cfg.Input {
+			zeroDY = 0.5 // the layer has a ReLU
+		}
+		ps = append(ps, backend.LinearProducts(batch, in, out, !fromData, zeroX, zeroDY)...)
 	}
+	return ps
 }
 
 // peakRSS returns the process's peak resident set size in MB (Linux).
