@@ -71,7 +71,9 @@ func BenchmarkSmallNets(b *testing.B) {
 		name string
 		cfg  func(*Config)
 	}{
-		{"vae-linear-bernoulli", func(c *Config) { c.Model.Hidden, c.Model.Kind, c.Model.N, c.Model.K = nil, model.LatentBernoulli, 200, 2 }},
+		{"vae-linear-bernoulli", func(c *Config) {
+			c.Model.Hidden, c.Model.Kind, c.Model.N, c.Model.K = nil, model.LatentBernoulli, 200, 2
+		}},
 		{"vae-linear-categorical", func(c *Config) { c.Model.Hidden = nil }},
 		{"sbn-bernoulli", func(c *Config) {
 			c.Model.Task, c.Model.Hidden, c.Model.Kind, c.Model.N, c.Model.K = model.TaskSBN, nil, model.LatentBernoulli, 200, 2
