@@ -65,22 +65,7 @@ func softmax32(y, z []float32, k int, tau float64) {
 // float32's), as divisions cost as much as the rest of the loop; a NaN
 // makes its group's y NaN.
 func shiftedExp32(y, x []float32, k int, tau float64, m []float64) {
-	scale := 1 / tau
-	for g := 0; g < len(x); g += k {
-		xg, yg := x[g:g+k], y[g:g+k]
-		mg := math.Inf(-1)
-		for _, v := range xg {
-			if u := float64(v) * scale; u > mg || u != u {
-				mg = u
-			}
-		}
-		if m != nil {
-			m[g/k] = mg
-		}
-		for j, v := range xg {
-			yg[j] = float32(mg - float64(v)*scale)
-		}
-	}
+	kernels.GroupShift(y, x, k, 1/tau, m)
 	kernels.ExpNeg32(y[:len(x)])
 }
 

@@ -177,3 +177,9 @@ func adamAVX(r *AdamRule, w, g, m, v []float32) int
 //
 //go:noescape
 func diffSumAVX(x []float32, acc *[8]float32)
+
+// shiftAVX2 is shiftGo for every group of k: the group's maximum and the
+// shifted values, see shift_amd64.s.
+//
+//go:noescape
+func shiftAVX2(y, x []float32, k int, scale float64, m []float64)
