@@ -20,14 +20,16 @@ import (
 
 // score returns the scalar surrogate of the score-function estimators,
 //
-//	S = sum_b s_b log q(z_b | l_b),   s_b = w_b (f_b - c - base_b),
+//	S = sum_b s_b (log q(z_b | l_b) - [log q(z_b | l_b)]),   s_b = w_b (f_b - c - base_b),
 //
 // with f (B) the loss of each row at its sample, w (B) the row weights, c
-// the moving-average baseline (a scalar node) and base (B or (B, 1), nil
-// for none) a baseline per row: NVIL's b(x) or MuProp's f at the
-// mean-field point. The learning signal s is a constant (no gradient flows
-// to f, c or base), so dS/dl_b = s_b (z_b - mu_b): REINFORCE with
-// baselines (Williams 1992; Mnih & Gregor 2014).
+// the moving-average baseline (a scalar node), base (B or (B, 1), nil for
+// none) a baseline per row (NVIL's b(x) or MuProp's f at the mean-field
+// point), and [.] a value that passes no gradient. S is 0 by construction
+// (the "magic box" of DiCE, Foerster et al. 2018), so the op computes no
+// log-probability going forward; the learning signal s is a constant (no
+// gradient flows to f, c or base), and dS/dl_b = s_b (z_b - mu_b):
+// REINFORCE with baselines (Williams 1992; Mnih & Gregor 2014).
 func score(logits, z, f, w, c, base *G.Node, k int) (*G.Node, error) {
 	o := scoreOp{Base: op.Base{Name: fmt.Sprintf("Score{k=%d,base=%t}", k, base != nil)}, k: k, base: base != nil}
 	in := G.Nodes{logits, z, f, w, c}
@@ -130,24 +132,10 @@ func scoreDo[T op.Float](o scoreOp) func([]G.Value) (G.Value, error) {
 			}
 			return float64(w[b]) * s
 		}
-		mu := make([]T, cols)
 		if !o.grad {
-			var s float64
-			lq := make([]float64, cols)
-			for b := range rows {
-				row := logits[b*cols : (b+1)*cols]
-				for j, v := range row {
-					lq[j] = float64(v)
-				}
-				gumbel.LogSoftmaxGroups(lq, lq, o.k)
-				var logq float64
-				for j, v := range z[b*cols : (b+1)*cols] {
-					logq += float64(v) * lq[j]
-				}
-				s += signal(b) * logq
-			}
-			return op.NewScalar(inputs[0].Dtype(), s), nil
+			return op.NewScalar(inputs[0].Dtype(), 0), nil
 		}
+		mu := make([]T, cols)
 		dS, err := op.Scalar(inputs[len(inputs)-1])
 		if err != nil {
 			return nil, err
