@@ -88,6 +88,9 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 		Train: append([]string{trainExe}, c.TrainArgs(runDir)...),
 		Eval:  append([]string{evalExe}, c.EvalArgs(runDir)...),
 	}
+	// The binaries' revisions are read before they run: a binary replaced
+	// while the cell runs must not be credited with it.
+	rec.Revisions = map[string]string{"sweep": ownRevision(), "train": revision(trainExe), "eval": revision(evalExe)}
 	trainCmd, what := rec.Train, "training"
 	if _, err := os.Stat(filepath.Join(runDir, ModelFile)); err == nil {
 		trainCmd, what = append([]string{trainExe}, c.ResumeArgs(runDir)...), "resuming"
@@ -117,7 +120,6 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 			return err
 		}
 	}
-	rec.Revisions = map[string]string{"sweep": ownRevision(), "train": revision(trainExe), "eval": revision(evalExe)}
 	rec.Host, _ = os.Hostname() // "" if the kernel will not say
 	rec.CPUs = runtime.NumCPU()
 	for _, k := range []string{"GOMAXPROCS", "GSVAE_GEMM", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS"} {
