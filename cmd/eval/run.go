@@ -18,7 +18,7 @@ import (
 	"gsvae/model"
 )
 
-const usage = `eval: measure a trained Gumbel-Softmax VAE.
+const usage = `eval: measure a trained model (a VAE or an SBN).
 
 Usage:
   eval bound -ckpt DIR|FILE [-split test|valid] [-samples 1] [-iw 1000] [-seed 1] [-out FILE] [-data DIR]
@@ -31,7 +31,10 @@ bound: the negative ELBO with discrete (one-hot) latent samples, averaged
 over -samples draws per image, and the importance-weighted bound
 -log (1/k) sum_i p(x, z_i)/q(z_i|x) with k = -iw discrete samples per image
 (Burda et al. 2016; the paper's test numbers use k = 1000), both in nats per
-image with standard errors over images. Writes JSON to -out (default:
+image with standard errors over images. For an SBN checkpoint (train -task
+sbn) the first is the one-sample loss -log p(x_lower|h) and the second the
+m-sample estimate -log (1/m) sum_i p(x_lower|h_i), h_i ~ p(h|x_upper), with
+m = -iw (Jang et al. 2017, Sec. 4.1). Writes JSON to -out (default:
 eval.json beside the checkpoint) and prints one summary line.
 
 gradvar: at the checkpoint's weights and one fixed minibatch (chosen by

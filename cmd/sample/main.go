@@ -1,11 +1,12 @@
-// Sample draws images from a trained Gumbel-Softmax VAE and writes them as
-// one PNG grid: from the prior (one-hot latents drawn from the uniform or
-// learned prior, through the decoder) or as test digits beside their
-// reconstructions.
+// Sample draws images from a trained model and writes them as one PNG
+// grid. For a VAE: from the prior (one-hot latents drawn from the uniform
+// or learned prior, through the decoder), or test digits beside their
+// reconstructions. For an SBN (train -task sbn): test digits, each followed
+// by completions of its lower half drawn given its upper half.
 //
 // Usage:
 //
-//	sample -ckpt checkpoints/default -mode prior|recon -n 64 -seed 1 -out samples.png
+//	sample -ckpt checkpoints/default -mode prior|recon|complete -n 64 -samples 7 -seed 1 -out samples.png
 package main
 
 import "gsvae/internal/cli"
