@@ -99,36 +99,11 @@ func (o relaxedKLOp) Do(inputs ...G.Value) (G.Value, error) {
 
 func relaxedKLDo[T op.Float](o relaxedKLOp) func([]G.Value) (G.Value, error) {
 	return func(inputs []G.Value) (G.Value, error) {
-		ln, err := op.Datas[T](inputs[0], inputs[1])
+		in, out, err := readConcrete[T](o, inputs, o.k, o.grad, o.buf)
 		if err != nil {
 			return nil, err
 		}
-		logits, noise := ln[0], ln[1]
-		tau, err := op.Scalar(inputs[2])
-		if err != nil {
-			return nil, err
-		}
-		shape := inputs[0].Shape()
-		if len(shape) != 2 || shape[1]%o.k != 0 || len(noise) != len(logits) {
-			return nil, fmt.Errorf("%v: logits %v and %d noise values do not fit (B, N*%d)", o, shape, len(noise), o.k)
-		}
-		if !(tau > 0) {
-			return nil, fmt.Errorf("%v: temperature %v is not positive", o, tau)
-		}
-		rows, cols, k := shape[0], shape[1], o.k
-		var dout []T
-		var out *tensor.Dense
-		if o.grad {
-			if dout, err = op.Data[T](inputs[3]); err != nil {
-				return nil, err
-			}
-			if len(dout) != rows {
-				return nil, fmt.Errorf("%v: %d gradients for %d rows", o, len(dout), rows)
-			}
-			out = o.buf.Get(inputs[0].Dtype(), rows, cols)
-		} else {
-			out = o.buf.Get(inputs[0].Dtype(), rows)
-		}
+		logits, noise, tau, dout, rows, cols, k := in.a, in.b, in.tau, in.dout, in.rows, in.cols, o.k
 		res := op.Floats[T](out)
 		parallel.Rows(rows, 16, func(lo, hi int) {
 			l, g, d := make([]float64, k), make([]float64, k), make([]float64, k)
@@ -238,36 +213,11 @@ func (o logExpConcreteOp) Do(inputs ...G.Value) (G.Value, error) {
 
 func logExpConcreteDo[T op.Float](o logExpConcreteOp) func([]G.Value) (G.Value, error) {
 	return func(inputs []G.Value) (G.Value, error) {
-		xa, err := op.Datas[T](inputs[0], inputs[1])
+		in, out, err := readConcrete[T](o, inputs, o.k, o.wrt != 0, o.buf)
 		if err != nil {
 			return nil, err
 		}
-		x, a := xa[0], xa[1]
-		lambda, err := op.Scalar(inputs[2])
-		if err != nil {
-			return nil, err
-		}
-		shape := inputs[0].Shape()
-		if len(shape) != 2 || shape[1]%o.k != 0 || len(a) != len(x) {
-			return nil, fmt.Errorf("%v: samples %v and %d logits do not fit (B, N*%d)", o, shape, len(a), o.k)
-		}
-		if !(lambda > 0) {
-			return nil, fmt.Errorf("%v: temperature %v is not positive", o, lambda)
-		}
-		rows, cols, k := shape[0], shape[1], o.k
-		var dout []T
-		var out *tensor.Dense
-		if o.wrt != 0 {
-			if dout, err = op.Data[T](inputs[3]); err != nil {
-				return nil, err
-			}
-			if len(dout) != rows {
-				return nil, fmt.Errorf("%v: %d gradients for %d rows", o, len(dout), rows)
-			}
-			out = o.buf.Get(inputs[0].Dtype(), rows, cols)
-		} else {
-			out = o.buf.Get(inputs[0].Dtype(), rows)
-		}
+		x, a, lambda, dout, rows, cols, k := in.a, in.b, in.tau, in.dout, in.rows, in.cols, o.k
 		res := op.Floats[T](out)
 		xg, ag, dx, da := make([]float64, k), make([]float64, k), make([]float64, k), make([]float64, k)
 		for r := range rows {
@@ -294,4 +244,46 @@ func logExpConcreteDo[T op.Float](o logExpConcreteOp) func([]G.Value) (G.Value, 
 		}
 		return out, nil
 	}
+}
+
+// concreteInputs are the inputs of the Concrete ops: two (B, N*k)
+// matrices, a temperature and, for a gradient op, dL/dout (B).
+type concreteInputs[T op.Float] struct {
+	a, b       []T
+	tau        float64
+	dout       []T // nil for a forward op
+	rows, cols int
+}
+
+// readConcrete reads and checks the inputs of op o (a forward op unless
+// grad) and returns them with its output tensor: (B) values for a forward
+// op, (B, N*k) gradients for a gradient op.
+func readConcrete[T op.Float](o fmt.Stringer, inputs []G.Value, k int, grad bool, buf *op.Buffer) (concreteInputs[T], *tensor.Dense, error) {
+	var in concreteInputs[T]
+	ab, err := op.Datas[T](inputs[0], inputs[1])
+	if err != nil {
+		return in, nil, err
+	}
+	in.a, in.b = ab[0], ab[1]
+	if in.tau, err = op.Scalar(inputs[2]); err != nil {
+		return in, nil, err
+	}
+	shape := inputs[0].Shape()
+	if len(shape) != 2 || shape[1]%k != 0 || len(in.b) != len(in.a) {
+		return in, nil, fmt.Errorf("%v: inputs %v and %d values do not fit (B, N*%d)", o, shape, len(in.b), k)
+	}
+	if !(in.tau > 0) {
+		return in, nil, fmt.Errorf("%v: temperature %v is not positive", o, in.tau)
+	}
+	in.rows, in.cols = shape[0], shape[1]
+	if !grad {
+		return in, buf.Get(inputs[0].Dtype(), in.rows), nil
+	}
+	if in.dout, err = op.Data[T](inputs[3]); err != nil {
+		return in, nil, err
+	}
+	if len(in.dout) != in.rows {
+		return in, nil, fmt.Errorf("%v: %d gradients for %d rows", o, len(in.dout), in.rows)
+	}
+	return in, buf.Get(inputs[0].Dtype(), in.rows, in.cols), nil
 }
