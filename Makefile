@@ -76,7 +76,8 @@ collect: build
 test: deps blas check-fmt vet
 	$(GO) test $(TAGS) ./...
 	@echo "the Go code paths of the assembly kernels (-tags noasm):"
-	$(GO) test -tags noasm ./model ./train -run 'Kernel|NLL|ExpNeg|Adam|Finite|StepCovers|Gradient|Graph'
+	$(GO) test -tags noasm ./internal/kernels ./gumbel ./model
+	$(GO) test -tags noasm ./train -run 'Adam|Momentum|NonFinite|StepCovers|Optimizer'
 
 ## fuzz: every fuzzer in the repository (each `func FuzzX` of a _test.go
 ## file) for FUZZTIME, one after the other, with the BLAS above; stops at
