@@ -230,14 +230,15 @@ func (iw *importance) laterInput(i int) []float32 {
 // sampleRow writes into z the one-hot Gumbel-max sample (gumbel.OneHotSample,
 // an exact draw) of the groups of k log-probabilities logq with the noise
 // g, and returns log q of it and, when logPrior is not nil, log p of it
-// under the prior. s is scratch space of len(logq) float64s.
+// under the prior. The sample is drawn from the float32 copy of logq in s
+// (the argmax of float32 log-probabilities plus float32 noise); the
+// log-probabilities it returns are summed in float64.
 func sampleRow(z []float32, logq []float64, g []float32, logPrior []float64, k int, s *sampleScratch) (lq, lp float64) {
-	for i, v := range g {
-		s.noise[i] = float64(v)
+	for i, v := range logq {
+		s.logq[i] = float32(v)
 	}
-	gumbel.OneHotSample(s.code, logq, s.noise, k)
-	for i, v := range s.code {
-		z[i] = float32(v)
+	gumbel.OneHotSample(z, s.logq, g, k)
+	for i, v := range z {
 		if v != 0 {
 			lq += logq[i]
 			if logPrior != nil {
@@ -249,8 +250,6 @@ func sampleRow(z []float32, logq []float64, g []float32, logPrior []float64, k i
 }
 
 // sampleScratch is sampleRow's working space.
-type sampleScratch struct{ noise, code []float64 }
+type sampleScratch struct{ logq []float32 }
 
-func newSampleScratch(n int) *sampleScratch {
-	return &sampleScratch{noise: make([]float64, n), code: make([]float64, n)}
-}
+func newSampleScratch(n int) *sampleScratch { return &sampleScratch{logq: make([]float32, n)} }

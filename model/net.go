@@ -146,11 +146,16 @@ func (n *Net) PixelLogits(code *G.Node, inputGrad, frozen bool) (*G.Node, error)
 }
 
 // SampledPixelLogits is PixelLogits for codes that hold samples (every
-// entry 0 or 1) and need no gradient: the first layer sums the weight
-// columns the code's ones select instead of multiplying (see
-// sampledLinear), which an evaluation decoding many samples per image
-// spends most of its time on otherwise.
+// entry 0 or 1) and need no gradient. For categorical codes, whose ones
+// are 1/K of their entries, the first layer sums the weight columns the
+// ones select instead of multiplying (see sampledLinear), which an
+// evaluation decoding many samples per image spends most of its time on
+// otherwise; Bernoulli codes (half of their bits on) keep the product,
+// which is faster for them.
 func (n *Net) SampledPixelLogits(code *G.Node) (*G.Node, error) {
+	if n.cfg.Bernoulli() {
+		return n.PixelLogits(code, false, false)
+	}
 	in, err := n.narrow(code)
 	if err != nil {
 		return nil, err
@@ -167,6 +172,9 @@ func (n *Net) SampledPixelLogits(code *G.Node) (*G.Node, error) {
 func (n *Net) SampledLogits(i int, code *G.Node) (*G.Node, error) {
 	if !n.cfg.SBN() || i != 1 {
 		return nil, fmt.Errorf("model: stochastic layer %d has no sampled input", i)
+	}
+	if n.cfg.Bernoulli() {
+		return n.logits(i, code, false, false)
 	}
 	in, err := n.narrow(code)
 	if err != nil {
