@@ -9,6 +9,9 @@
 //	sample -ckpt checkpoints/default -mode prior|recon|complete -n 64 -samples 7 -seed 1 -out samples.png
 package main
 
-import "gsvae/internal/cli"
+import (
+	_ "gsvae/backend" // the BLAS the build chose, for gorgonia too
+	"gsvae/internal/cli"
+)
 
 func main() { cli.Main("sample", run) }
