@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"gsvae/internal/cli"
+	"gsvae/model"
 	"gsvae/train"
 )
 
@@ -27,8 +28,17 @@ func runEval(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // dir and returns the checkpoint's path.
 func newCheckpoint(t *testing.T, dir string) string {
 	t.Helper()
+	m := train.Defaults().Model
+	m.N, m.K, m.Hidden = 3, 4, []int{16, 8}
+	return saveFresh(t, dir, m)
+}
+
+// saveFresh writes to dir/model.ckpt the freshly initialised training
+// state of a run of the model m, and returns its path.
+func saveFresh(t *testing.T, dir string, m model.Config) string {
+	t.Helper()
 	cfg := train.Defaults()
-	cfg.Model.N, cfg.Model.K, cfg.Model.Hidden, cfg.Out = 3, 4, []int{16, 8}, dir
+	cfg.Model, cfg.Out = m, dir
 	st, err := train.NewState(cfg)
 	if err != nil {
 		t.Fatal(err)

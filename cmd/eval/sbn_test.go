@@ -10,25 +10,13 @@ import (
 
 	"gsvae/internal/cli"
 	"gsvae/model"
-	"gsvae/train"
 )
 
 // sbnCheckpoint saves an untrained 392-(3x4)-(3x4)-392 SBN run in dir and
 // returns the checkpoint's path.
 func sbnCheckpoint(t *testing.T, dir string) string {
 	t.Helper()
-	cfg := train.Defaults()
-	cfg.Model = model.Config{Task: model.TaskSBN, N: 3, K: 4, Hidden: []int{}, Input: model.Pixels}
-	cfg.Out = dir
-	st, err := train.NewState(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, train.CheckpointFile)
-	if err := st.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return saveFresh(t, dir, model.Config{Task: model.TaskSBN, N: 3, K: 4, Hidden: []int{}, Input: model.Pixels})
 }
 
 // TestBoundSBN runs `eval bound` on an SBN checkpoint on the valid split

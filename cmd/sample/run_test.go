@@ -55,7 +55,15 @@ func tinyConfig(dir string) train.Config {
 // checkpoint's path and the state.
 func newCheckpoint(t *testing.T, dir string) (string, *train.State) {
 	t.Helper()
-	st, err := train.NewState(tinyConfig(dir))
+	return saveState(t, tinyConfig(dir))
+}
+
+// saveState saves the fresh state of cfg in cfg.Out and returns the
+// checkpoint's path and the state.
+func saveState(t *testing.T, cfg train.Config) (string, *train.State) {
+	t.Helper()
+	dir := cfg.Out
+	st, err := train.NewState(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

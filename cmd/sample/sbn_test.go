@@ -17,7 +17,6 @@ import (
 	"gsvae/data"
 	"gsvae/internal/cli"
 	"gsvae/model"
-	"gsvae/train"
 )
 
 // sbnCheckpoint saves the fresh state of a 392-(3x4)-(3x4)-392 SBN run in
@@ -26,14 +25,7 @@ func sbnCheckpoint(t *testing.T, dir string) string {
 	t.Helper()
 	cfg := tinyConfig(dir)
 	cfg.Model.Task, cfg.Model.Hidden = model.TaskSBN, []int{}
-	st, err := train.NewState(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, train.CheckpointFile)
-	if err := st.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	path, _ := saveState(t, cfg)
 	return path
 }
 
