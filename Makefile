@@ -16,7 +16,7 @@ else
 TAGS :=
 endif
 
-.PHONY: all deps build train sample eval reproduce collect test fuzz bench check-fmt vet blas clean
+.PHONY: all deps build train sample eval reproduce collect test fuzz bench mutants check-fmt vet blas clean
 
 all: build
 
@@ -98,6 +98,50 @@ fuzz: deps blas
 bench: deps blas
 	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|SmallNets|Epoch|Estimators' -benchmem -count 1
 	$(GO) test $(TAGS) ./eval -run '^$$' -bench 'IWBound' -benchtime 2x -count 1
+
+## mutants: mutation testing with gremlins (installed at GREMLINS_VERSION into
+## $(go env GOPATH)/bin unless gremlins is on PATH) of MUTANT_PKGS, one
+## package at a time with one worker, with the BLAS above. Prints per package
+## the kill rate (killed / (killed + lived)), the mutant coverage ((killed +
+## lived) / (killed + lived + not covered): a mutant is covered when the
+## package's own tests run its line) and every surviving mutant as
+## LIVED pkg/file:line:column MUTATOR, marked "equivalent" when mutants.md
+## explains it; the log and JSON (gremlins -o) of each package go to
+## MUTANTS_OUT (git-ignored). Too slow for `make test`: TIME_MEASURED here
+## (2 cores, busy with nice-19 training). The tests run with GOFLAGS
+## -short (skips only the estimator's two Monte Carlo tests, TestUnbiasedMonteCarlo
+## and TestBiasedMonteCarlo, 10 of its 14 s; `make test` runs them), -count=1
+## (gremlins times an uncached run of the tests and kills a mutant's run
+## after --timeout-coefficient times that) and -cpu=1 (what gremlins'
+## --test-cpu 1 means: v0.6.0 passes it to go test as the one argument
+## "-cpu 1", which breaks every run). One package: make mutants MUTANT_PKGS=gumbel
+GREMLINS_VERSION ?= v0.6.0
+MUTANT_PKGS      ?= estimator eval gumbel model
+MUTANTS_OUT      ?= checkpoints/mutants
+mutants: deps blas
+	@set -e; g=$$(command -v gremlins || true); \
+	if [ -z "$$g" ]; then \
+		g=$$($(GO) env GOPATH | cut -d: -f1)/bin/gremlins; \
+		if [ ! -x "$$g" ]; then \
+			echo "mutants: installing gremlins $(GREMLINS_VERSION) into $$(dirname $$g)"; \
+			GOBIN=$$(dirname $$g) $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION); \
+		fi; \
+	fi; \
+	mkdir -p $(MUTANTS_OUT); out=$$(cd $(MUTANTS_OUT) && pwd); \
+	for pkg in $(MUTANT_PKGS); do \
+		echo "mutants: $$pkg (log: $(MUTANTS_OUT)/$$pkg.log)"; start=$$(date +%s); \
+		if ! (cd $$pkg && GOFLAGS="$$GOFLAGS -short -count=1 -cpu=1" $$g unleash $(patsubst -tags,--tags,$(TAGS)) \
+			--workers 1 --timeout-coefficient 5 -o $$out/$$pkg.json) >$$out/$$pkg.log 2>&1; then \
+			cat $$out/$$pkg.log; exit 1; \
+		fi; \
+		log=$$out/$$pkg.log; \
+		echo "$$pkg: kill rate $$(sed -n 's/^Test efficacy: //p' $$log), mutant coverage $$(sed -n 's/^Mutator coverage: //p' $$log) in $$(( ($$(date +%s) - start + 30) / 60 )) min;" \
+			"$$(grep '^Killed:' $$log); $$(grep '^Timed out:' $$log)"; \
+		sed -n 's/^ *LIVED \([A-Z_]*\) at \(.*\)$$/\2 \1/p' $$log | while read -r pos mut; do \
+			if grep -qF "$$pkg/$$pos $$mut" mutants.md 2>/dev/null; then why=" (equivalent: mutants.md)"; else why=""; fi; \
+			echo "  LIVED $$pkg/$$pos $$mut$$why"; \
+		done; \
+	done
 
 check-fmt:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

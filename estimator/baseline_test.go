@@ -2,6 +2,8 @@ package estimator
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +110,87 @@ func TestFitBaseline(t *testing.T) {
 	}
 	if _, _, err := FitBaseline(cfg, p, x[:len(x)-1], 10, 1); err == nil || !strings.Contains(err.Error(), "is not a batch of 6-pixel images") {
 		t.Errorf("FitBaseline on a partial image: %v", err)
+	}
+}
+
+// TestFitBaselineSteps checks what FitBaseline does besides learning
+// (TestFitBaseline): it fits a batch of one image; it takes exactly steps
+// Adam steps, each of which moves b (the baseline networks after 0, 1
+// and 2 steps differ pairwise); and for a model that has a baseline network
+// already, it leaves the model's tensors shared and its baseline alone,
+// starting from a copy of it when its width is BaselineWidth (after 0
+// steps the fitted baseline equals it) and from a fresh one of
+// BaselineWidth units otherwise (width 3 here).
+func TestFitBaselineSteps(t *testing.T) {
+	p64, x64 := newTiny(t, vaeCat, 4, 1) // vaeCat has a 3-unit baseline
+	p := to32(p64)
+	x := make([]float32, len(x64))
+	for i, v := range x64 {
+		x[i] = float32(v)
+	}
+	own := len(p.Tensors) - model.BaselineTensors
+	noBase := vaeCat
+	noBase.Baseline = 0
+	bare := &model.Params{Names: p.Names[:own], Tensors: p.Tensors[:own]}
+	var fits [][]float32
+	for steps := range 3 {
+		cfgB, pB, err := FitBaseline(noBase, bare, x, steps, 5)
+		if err != nil {
+			t.Fatalf("%d steps on one image: %v", steps, err)
+		}
+		if cfgB.Baseline != BaselineWidth {
+			t.Fatalf("baseline width %d, want %d", cfgB.Baseline, BaselineWidth)
+		}
+		var b []float32
+		for _, tt := range pB.Tensors[own:] {
+			b = append(b, tt.Float32s()...)
+		}
+		fits = append(fits, b)
+	}
+	for a := range fits {
+		for b := a + 1; b < len(fits); b++ {
+			if slices.Equal(fits[a], fits[b]) {
+				t.Errorf("the baseline network is the same after %d and after %d steps", a, b)
+			}
+		}
+	}
+
+	for _, width := range []int{3, BaselineWidth} {
+		cfg := vaeCat
+		cfg.Baseline = width
+		pw, err := bare.WithBaseline(cfg, rand.New(rand.NewPCG(6, 6)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := make([][]float32, len(pw.Tensors))
+		for i, tt := range pw.Tensors {
+			saved[i] = append([]float32(nil), tt.Float32s()...)
+		}
+		for _, steps := range []int{0, 2} {
+			cfgB, pB, err := FitBaseline(cfg, pw, x, steps, 5)
+			if err != nil {
+				t.Fatalf("width %d, %d steps: %v", width, steps, err)
+			}
+			if cfgB.Baseline != BaselineWidth || pB.Check(cfgB, tensor.Float32) != nil {
+				t.Fatalf("width %d: fitted baseline width %d (%v)", width, cfgB.Baseline, pB.Check(cfgB, tensor.Float32))
+			}
+			for i := range own {
+				if pB.Tensors[i] != pw.Tensors[i] {
+					t.Errorf("width %d: tensor %s is not shared", width, p.Names[i])
+				}
+			}
+			for i, tt := range pw.Tensors {
+				if !slices.Equal(tt.Float32s(), saved[i]) {
+					t.Errorf("width %d, %d steps: FitBaseline changed the model's %s", width, steps, pw.Names[i])
+				}
+			}
+			if width == BaselineWidth && steps == 0 {
+				for i := own; i < len(pB.Tensors); i++ {
+					if pB.Tensors[i] == pw.Tensors[i] || !slices.Equal(pB.Tensors[i].Float32s(), saved[i]) {
+						t.Errorf("width %d: %s is not a copy of the model's", width, pB.Names[i])
+					}
+				}
+			}
+		}
 	}
 }

@@ -30,6 +30,9 @@ import (
 // gradient must exceed the threshold too: the estimators are biased, and
 // the test can tell.
 func TestBiasedMonteCarlo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one of the two slowest tests of the package: skipped with -short (make mutants), run by make test")
+	}
 	const alpha, maxEps, draws, batch = 1e-3, 0.05, 300, 32
 	for _, m := range []struct {
 		name string

@@ -168,6 +168,9 @@ func direction(t testing.TB, cov *mat.SymDense, s []float64, cut float64) []floa
 // negative control, the same statistic on the draws shifted by the exact
 // bias of a 5% scaling of the score term (-0.05 s) must exceed z2.
 func TestUnbiasedMonteCarlo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("one of the two slowest tests of the package: skipped with -short (make mutants), run by make test")
+	}
 	const alpha, maxEps, cut, burnIn = 1e-3, 0.05, 1e-4, 30
 	for _, tc := range []struct {
 		name                 string

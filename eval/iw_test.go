@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gsvae/model"
@@ -159,5 +160,23 @@ func TestNegIWBoundErrors(t *testing.T) {
 		if _, err := NegIWBound(tc.ctx, tinyCfg, p, s, tc.k, rand.New(rand.NewPCG(1, 1)), nil); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestNegIWBoundProgress checks what NegIWBound reports besides the
+// bound, on 7 images with k = 2: N and K, and progress called once per
+// image with the count of images done, 1 to 7.
+func TestNegIWBoundProgress(t *testing.T) {
+	p, imgs := tinyModel(t), randomImages(7, 5)
+	var calls []int
+	got, err := NegIWBound(context.Background(), tinyCfg, p, imgs, 2, rand.New(rand.NewPCG(4, 4)), func(done int) { calls = append(calls, done) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.N != 7 || got.K != 2 {
+		t.Errorf("N = %d, K = %d; want 7, 2", got.N, got.K)
+	}
+	if want := []int{1, 2, 3, 4, 5, 6, 7}; !slices.Equal(calls, want) {
+		t.Errorf("progress calls %v, want %v", calls, want)
 	}
 }

@@ -123,6 +123,66 @@ func TestOpsRejectBadShapesAndTemperatures(t *testing.T) {
 	}
 }
 
+// TestOpsAcceptOneClass checks the smallest k the builders accept, k = 1
+// (checkK refuses k < 1 only): every op builds and runs on (2, 6) inputs
+// of zeros (six one-class variables per row, tau 1) and gives the values
+// of a variable that has one class: probability 1 (the softmaxes and the
+// one-hot sample), log-probability 0, and a KL or log-density of 0 (for
+// LogExpConcrete and RelaxedKL, log (K-1)! + (K-1) log lambda + u - K u = 0
+// at K = 1). Tolerance 1e-12: the values are 0 or 1 up to a few float64
+// roundings.
+func TestOpsAcceptOneClass(t *testing.T) {
+	ones := map[string]bool{"GumbelSoftmax": true, "Softmax": true, "Softmax tau": true, "GumbelMax": true}
+	for _, b := range builders(0.5) {
+		t.Run(b.name, func(t *testing.T) {
+			out, _, vm, err := graphOf(b.build, 6, 1)
+			if err != nil {
+				t.Fatalf("k = 1: %v", err)
+			}
+			if err := runSafely(vm); err != nil {
+				t.Fatalf("k = 1: %v", err)
+			}
+			want := 0.0
+			if ones[b.name] {
+				want = 1
+			}
+			for i, v := range floats(t, out.Value()) {
+				if math.Abs(v-want) > 1e-12 {
+					t.Errorf("k = 1: output %d = %v, want %v", i, v, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOpNames checks the name of the op of every builder's node: the name
+// starts every error of the op's Do and stands for the op in gorgonia's
+// messages and graph dumps, and it must state the settings the op was
+// built with (k = 3, the noise and temperature inputs, a learned prior,
+// the prior temperature 0.5).
+func TestOpNames(t *testing.T) {
+	want := map[string]string{
+		"GumbelSoftmax":         "GroupSoftmax{k=3,noise=true,tau=true}",
+		"Softmax":               "GroupSoftmax{k=3,noise=false,tau=false}",
+		"Softmax tau":           "GroupSoftmax{k=3,noise=false,tau=true}",
+		"LogSoftmax":            "GroupLogSoftmax{k=3}",
+		"GumbelMax":             "GumbelMax{k=3}",
+		"CategoricalKL":         "CategoricalKL{k=3,learned=false}",
+		"CategoricalKL learned": "CategoricalKL{k=3,learned=true}",
+		"RelaxedKL":             "RelaxedKL{k=3,priorTau=0.5}",
+		"LogExpConcrete":        "LogExpConcrete{k=3,wrt=0}",
+	}
+	for _, b := range builders(0.5) {
+		out, _, _, err := graphOf(b.build, 6, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", b.name, err)
+		}
+		if got := fmt.Sprint(out.Op()); got != want[b.name] {
+			t.Errorf("%s: op %q, want %q", b.name, got, want[b.name])
+		}
+	}
+}
+
 // TestDoRejectsBadInputs calls Do of every op node of the package, the
 // forward ops and the gradient ops G.Grad adds, with each input in turn
 // replaced by one that does not fit: a tensor of the other element type

@@ -200,6 +200,61 @@ func TestCategoricalKLFloat32Extremes(t *testing.T) {
 	}
 }
 
+// TestCategoricalKLFloat64Extremes is TestCategoricalKLFloat32Extremes
+// in float64, where exp overflows beyond 709: logits of +-1e4 and
+// differences of 200 must give finite values and gradients and the same
+// values from the KL's definition, so every exponential must be
+// max-shifted in float64 too. Tolerance: 4 float64 ulps of the largest
+// of |want| and the |logits| (prior logits included), as log q_j = l_j -
+// logsumexp(l) cancels the logits' leading digits (1.8e-12 at 1e4). The
+// exponentials of the non-maximal logits, which float64 does not all round
+// to zero, add below 1e-82 (e^-200 times at most 2e4 per variable).
+func TestCategoricalKLFloat64Extremes(t *testing.T) {
+	ln3 := math.Log(3)
+	for _, tc := range []struct {
+		name          string
+		logits, prior []float64 // prior nil: uniform
+		want          float64
+	}{
+		{"one-hot, uniform prior", []float64{1e4, -1e4, 0, 200, 0, 0}, nil, 2 * ln3},
+		{"one-hot at -1e4, uniform prior", []float64{-1e4, -1e4, 0, -1e4, 1e4, -1e4}, nil, 2 * ln3},
+		{"one-hot, learned prior one-hot there", []float64{1e4, -1e4, 0, 0, 200, 0}, []float64{200, 0, 0, -1e4, 1e4, 0}, 0},
+		{"one-hot, learned prior uniform", []float64{1e4, -1e4, 0, 0, 200, 0}, []float64{5, 5, 5, -1e4, -1e4, -1e4}, 2 * ln3},
+		{"uniform, learned prior [200,0,0]", []float64{7, 7, 7}, []float64{200, 0, 0}, -ln3 + 400.0/3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []input{{"logits", mat(1, tc.logits)}}
+			wrt := []int{0}
+			var prior *G.Node
+			build := func(in G.Nodes) (*G.Node, error) {
+				if len(in) > 1 {
+					prior = in[1]
+				}
+				return CategoricalKL(in[0], 3, prior)
+			}
+			if tc.prior != nil {
+				in = append(in, input{"prior", mat(1, tc.prior)})
+				wrt = append(wrt, 1)
+			}
+			p := newProbe(t, in, build, wrt, rand.New(rand.NewPCG(3, 3)), nil)
+			kl, _ := p.run(t)
+			for i := range wrt {
+				if g := p.grad(t, i); !isFinite(g) {
+					t.Errorf("gradient %d = %v: not finite", i, g)
+				}
+			}
+			scale := math.Abs(tc.want)
+			for _, v := range append(append([]float64(nil), tc.logits...), tc.prior...) {
+				scale = math.Max(scale, math.Abs(v))
+			}
+			tol := 4 * (math.Nextafter(scale, math.Inf(1)) - scale)
+			if !(math.Abs(kl[0]-tc.want) <= tol) {
+				t.Errorf("KL = %.17g, want %.17g within %.3g", kl[0], tc.want, tol)
+			}
+		})
+	}
+}
+
 // TestConcreteFloat32Extremes checks RelaxedKL and LogExpConcrete in
 // float32 at logits of +-1e4 (sample and densities saturated) and at the
 // lowest temperature of an annealing schedule: values and gradients

@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"smallest", Config{N: 1, K: 2, Input: 1}, "", nil},
 		{"widest layers", Config{N: 1, K: 2, Input: maxWidth, Hidden: []int{1, maxWidth}, Baseline: 1}, "", nil},
 		{"N*K at the limit", Config{N: maxWidth / 4, K: 4, Input: 1}, "", nil},
+		// 769-43605-769: 2*769*43605 + 43605 + 769 = 2^26 weights and biases.
+		{"parameters at the limit", Config{N: 8721, K: 5, Input: 769}, "", nil},
 		{"sbn bernoulli", sbnDefault, "", nil},
 		{"sbn categorical", sbnWith(func(c *Config) { c.N, c.K, c.Kind = 20, 10, LatentCategorical }), "", nil},
 		{"sbn smallest", Config{Task: TaskSBN, N: 1, K: 2, Input: 2}, "", nil},
@@ -81,6 +83,9 @@ func TestValidate(t *testing.T) {
 		{"N*K too large", with(func(c *Config) { c.N, c.K = 300, 300 }), "n", 300},
 		{"hidden width zero", with(func(c *Config) { c.Hidden = []int{512, 0} }), "hidden", []int{512, 0}},
 		{"hidden width too large", with(func(c *Config) { c.Hidden = []int{maxWidth + 1} }), "hidden", []int{maxWidth + 1}},
+		// 535-62658-535 and a baseline 535-3-1: 2*535*62658 + 62658 + 535 +
+		// (535*3 + 3 + 3 + 1) = 2^26 + 1.
+		{"one parameter over the limit", Config{N: 31329, K: 2, Input: 535, Baseline: 3}, "params", maxParams + 1},
 		{"too many parameters", with(func(c *Config) { c.Hidden = []int{maxWidth, maxWidth} }), "params", 784*maxWidth*2 + maxWidth*maxWidth*2 + maxWidth*200*2 + 2*maxWidth + 2*maxWidth + 200 + 784},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

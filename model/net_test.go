@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -381,6 +382,129 @@ func TestInputGradVariantsAreDistinct(t *testing.T) {
 				f.m.run(t)
 				return scalar(t, s)
 			})
+		})
+	}
+}
+
+// TestDataGetsNoGradient checks that the images get no gradient: the
+// first layer of Forward, even with every gradient an estimator asks for
+// (CodeGrad and LinkGrad), and of Logits(0, ...) is built without its
+// input's gradient, so that no step computes the (B, In()) product
+// dx = d W of the first layer, which nothing reads. G.Grad with respect
+// to the input node must then fail ("Non Differentiable WRTs"), for the
+// VAE and the SBN, while the first layer's weights get their gradient.
+func TestDataGetsNoGradient(t *testing.T) {
+	noGrad := func(t *testing.T, loss, x *G.Node, what string) {
+		t.Helper()
+		if _, err := G.Grad(loss, x); err == nil || !strings.Contains(err.Error(), "Non Differentiable") {
+			t.Errorf("%s: Grad(loss, x) = %v, want no gradient (Non Differentiable WRTs)", what, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{{"vae", tinyVAE}, {"sbn", tinySBN}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureSpec{cfg: tc.cfg, seed: 3, rows: 2, tau: 0.8, coder: coderSoft, opt: Options{CodeGrad: true, LinkGrad: true}})
+			x := f.g.ByName("x")
+			if len(x) != 1 {
+				t.Fatalf("%d nodes named x", len(x))
+			}
+			noGrad(t, f.loss, x[0], "Forward")
+			if _, err := G.Grad(f.loss, f.net.Params()[0]); err != nil {
+				t.Errorf("Forward: Grad(loss, %s): %v", f.net.Params()[0].Name(), err)
+			}
+			for _, frozen := range []bool{false, true} {
+				g := G.NewGraph()
+				net, err := NewNet(g, tc.cfg, f.p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in := G.NewMatrix(g, tensor.Float64, G.WithName("x"), G.WithValue(dense(make([]float64, 2*tc.cfg.In()), 2, tc.cfg.In())))
+				l, err := net.Logits(0, in, frozen)
+				if err != nil {
+					t.Fatal(err)
+				}
+				noGrad(t, G.Must(G.Sum(l)), in, fmt.Sprintf("Logits(0, x, frozen %t)", frozen))
+			}
+		})
+	}
+}
+
+// TestSampledMatchesDense checks the decoders for sampled codes against
+// the ones that multiply: SampledPixelLogits against PixelLogits,
+// SampledNegLogLik against NegLogLik and, for the SBN, SampledLogits(1)
+// against Logits(1), on 5 random one-hot codes (pairs for Bernoulli
+// latents) of every tiny network, and that SampledLogits refuses a layer
+// without a sampled input (the VAE's, the SBN's first). The sampled layer
+// adds the selected weight columns in another order than the product:
+// tolerance 1e-12 of max(1, |value|) for values of magnitude ~10 (a few
+// float64 roundings), while a wrong column or a missing bias or ReLU is
+// O(0.1).
+func TestSampledMatchesDense(t *testing.T) {
+	const rows, tol = 5, 1e-12
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"vae", tinyVAE}, {"vae-bernoulli", tinyBernoulli}, {"vae-linear", tinyLinear},
+		{"sbn", tinySBN}, {"sbn-bernoulli", tinySBNBernoulli},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			p, rng := newTinyParams(t, cfg, 5)
+			code := make([]float64, rows*cfg.Latent())
+			for g := 0; g < len(code); g += cfg.K {
+				code[g+rng.IntN(cfg.K)] = 1
+			}
+			g := G.NewGraph()
+			net, err := NewNet(g, cfg, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := G.NewMatrix(g, tensor.Float64, G.WithName("z"), G.WithValue(dense(code, rows, cfg.Latent())))
+			target := G.NewMatrix(g, tensor.Float64, G.WithName("target"), G.WithValue(dense(bits(rng, rows*cfg.Out()), rows, cfg.Out())))
+			type pair struct {
+				name           string
+				sampled, dense *G.Node
+			}
+			var pairs []pair
+			add := func(name string, sampled, dense *G.Node, errs ...error) {
+				for _, err := range errs {
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+				}
+				pairs = append(pairs, pair{name, sampled, dense})
+			}
+			sp, err1 := net.SampledPixelLogits(z)
+			dp, err2 := net.PixelLogits(z, false, false)
+			add("PixelLogits", sp, dp, err1, err2)
+			sn, err1 := net.SampledNegLogLik(z, target)
+			dn, err2 := net.NegLogLik(z, target, false, false)
+			add("NegLogLik", sn, dn, err1, err2)
+			if cfg.SBN() {
+				sl, err1 := net.SampledLogits(1, z)
+				dl, err2 := net.Logits(1, z, false)
+				add("Logits(1)", sl, dl, err1, err2)
+				if _, err := net.SampledLogits(0, z); err == nil {
+					t.Error("SBN SampledLogits(0): no error")
+				}
+			} else if _, err := net.SampledLogits(1, z); err == nil {
+				t.Error("VAE SampledLogits(1): no error")
+			}
+			newMachine(g).run(t)
+			for _, pr := range pairs {
+				got, want := values(t, pr.sampled.Value()), values(t, pr.dense.Value())
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d values, want %d", pr.name, len(got), len(want))
+				}
+				for i := range want {
+					if !near(got[i], want[i], tol) {
+						t.Errorf("%s[%d]: sampled %.15g, dense %.15g", pr.name, i, got[i], want[i])
+					}
+				}
+			}
 		})
 	}
 }

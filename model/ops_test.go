@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -91,7 +92,8 @@ func opCases() []opCase {
 }
 
 // opGraph is an op case built into a graph with the loss L = sum_i c_i
-// out_i (random c), or L = out for a scalar output.
+// out_i (random c), or L = 1.75 out for a scalar output, so that a
+// gradient op that drops or inverts the factor dL/dout it is given shows.
 type opGraph struct {
 	nodes     G.Nodes
 	backing   [][]float64 // each float64 tensor input's data, for finite differences (nil for scalars)
@@ -129,8 +131,18 @@ func buildOp(t *testing.T, c opCase, dt tensor.Dtype, withGrads bool) *opGraph {
 	if o.out, err = c.build(o.nodes); err != nil {
 		t.Fatal(err)
 	}
-	o.loss = o.out
-	if !o.out.IsScalar() {
+	if o.out.IsScalar() {
+		o.c = []float64{1.75}
+		var c *G.Node
+		if dt == tensor.Float32 {
+			c = G.NewScalar(g, dt, G.WithName("c"), G.WithValue(float32(o.c[0])))
+		} else {
+			c = G.NewScalar(g, dt, G.WithName("c"), G.WithValue(o.c[0]))
+		}
+		if o.loss, err = G.Mul(o.out, c); err != nil {
+			t.Fatal(err)
+		}
+	} else {
 		rng := rand.New(rand.NewPCG(5, uint64(o.out.Shape().TotalSize())))
 		o.c = normals(rng, o.out.Shape().TotalSize(), 1)
 		if o.loss, err = dot(o.out, o.c, "loss"); err != nil {
@@ -252,6 +264,54 @@ func TestOpFloat32MatchesFloat64(t *testing.T) {
 			compare("loss", []float64{scalar(t, o32.loss)}, []float64{scalar(t, o64.loss)})
 			for i, name := range o64.gradNames {
 				compare("d"+name, values(t, o32.grads[i].Value()), values(t, o64.grads[i].Value()))
+			}
+		})
+	}
+}
+
+// TestOpsSplitRowsAcrossCPUs runs the ops that split their rows across
+// CPUs (parallel.Rows, 16 rows or more per CPU) on 50 rows, with
+// GOMAXPROCS 1 (one range of rows) and 3 (rows 0-15, 16-32 and 33-49),
+// and requires the same outputs and gradients bit for bit, as each range
+// is computed by the code that computes the whole: the linear layer's bias
+// and ReLU and the ReLU's gradient, the Bernoulli NLL and its gradient,
+// and the sampled linear layer (on binary inputs). Only a range's bounds
+// can tell the runs apart; on a machine with one CPU, and under
+// go test -cpu 1, no other test splits these ops.
+func TestOpsSplitRowsAcrossCPUs(t *testing.T) {
+	const rows, in, out = 50, 7, 6
+	rng := rand.New(rand.NewPCG(23, 1))
+	mat := func(name string, r, c int, grad bool) opInput {
+		return opInput{name: name, shape: []int{r, c}, data: normals(rng, r*c, 1), grad: grad}
+	}
+	x, w, b := mat("x", rows, in, true), mat("w", out, in, true), mat("b", 1, out, true)
+	z := opInput{name: "z", shape: []int{rows, in}, data: bits(rng, rows*in)}
+	noGrad := func(in opInput) opInput { in.grad = false; return in }
+	cases := []opCase{
+		{name: "linear/relu", inputs: []opInput{x, w, b}, build: func(n G.Nodes) (*G.Node, error) { return linear("l", n[0], n[1], n[2], true, true, false) }},
+		{name: "linear/identity", inputs: []opInput{x, w, b}, build: func(n G.Nodes) (*G.Node, error) { return linear("l", n[0], n[1], n[2], false, true, false) }},
+		{name: "BernoulliNLL", inputs: []opInput{mat("l", rows, in, true), z}, build: func(n G.Nodes) (*G.Node, error) { return negLogLik(n[0], n[1]) }},
+		{name: "sampledLinear/relu", inputs: []opInput{z, noGrad(w), noGrad(b)}, build: func(n G.Nodes) (*G.Node, error) { return sampledLinear("s", n[0], n[1], n[2], true) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(procs int) [][]float64 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				o := buildOp(t, c, tensor.Float64, c.inputs[1].grad) // sampledLinear has no gradient op
+				o.m.run(t)
+				res := [][]float64{values(t, o.out.Value())}
+				for _, g := range o.grads {
+					res = append(res, values(t, g.Value()))
+				}
+				return res
+			}
+			one, three := run(1), run(3)
+			for i := range one {
+				for j := range one[i] {
+					if math.Float64bits(one[i][j]) != math.Float64bits(three[i][j]) {
+						t.Fatalf("value %d[%d]: %v on 1 CPU, %v on 3", i, j, one[i][j], three[i][j])
+					}
+				}
 			}
 		})
 	}
