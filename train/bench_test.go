@@ -156,6 +156,9 @@ func benchmarkStep(b *testing.B, cfg Config) {
 				floor.Run()
 			}
 			floorTime[i] += time.Since(start)
+			if s == backend.Threads {
+				time.Sleep(threadsSpinDown)
+			}
 		}
 		b.StartTimer()
 	}
@@ -175,6 +178,12 @@ func benchmarkStep(b *testing.B, cfg Config) {
 
 // strategies are the ways a product can use the CPUs (see package backend).
 var strategies = []backend.Strategy{backend.Split, backend.Threads}
+
+// threadsSpinDown is how long a benchmark waits, with its timer stopped,
+// after a block of products under the Threads strategy: OpenBLAS's threads
+// keep spinning for a while after a threaded product (its thread timeout)
+// and would slow whatever runs next, here the next block of timed steps.
+const threadsSpinDown = 200 * time.Millisecond
 
 // BenchmarkGEMMFloor measures only the matrix products of one training
 // step of the default model with the same BLAS, under each strategy of
