@@ -60,7 +60,7 @@ func TestNewRejectsBadCombinations(t *testing.T) {
 		{ST, vaeCat, p, relaxed, "the relaxed KL needs relaxed samples (gs or st-gs)"},
 		{GS, sbnCat, pSBN, relaxed, "the relaxed KL is the VAE's, with the uniform prior"},
 		{STGS, learned(vaeCat), pLearned, relaxed, "the relaxed KL is the VAE's, with the uniform prior"},
-		{GS, vaeCat, p, Options{Batch: 2, RelaxedKL: true}, "prior temperature 0 is not positive"},
+		{GS, vaeCat, p, Options{Batch: 2, RelaxedKL: true}, "estimator: prior temperature 0 is not positive"}, // refused before the graph is built
 		{NVIL, noBase, pNo, Options{Batch: 2}, "the model has no baseline network"},
 		{SF, vaeCat, p, Options{Batch: 0}, "batch size 0 is not positive"},
 		{SF, vaeBern, p, Options{Batch: 2}, "model:"},

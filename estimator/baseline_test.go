@@ -194,3 +194,39 @@ func TestFitBaselineSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestFitBaselineNamesNonFiniteGradient checks that FitBaseline refuses a
+// non-finite gradient of the baseline network and names its tensor. The
+// baseline is built so that only base1.w's gradient overflows: base0.w = 0
+// and base0.b = 3e38 make every hidden unit 3e38 whatever the image,
+// base1.w = 1e-39 and base1.b = 1000 make b(x) about 1030, far above the
+// signal s (a few nats), so base1.w's gradient, about (b(x) - s) times
+// 3e38, passes float32's largest 3.4e38, while base0's, (b(x) - s) times
+// 1e-39, and base1.b's, b(x) - s, stay finite.
+func TestFitBaselineNamesNonFiniteGradient(t *testing.T) {
+	p64, x64 := newTiny(t, vaeCat, 4, 2)
+	p := to32(p64)
+	x := make([]float32, len(x64))
+	for i, v := range x64 {
+		x[i] = float32(v)
+	}
+	cfg := vaeCat
+	cfg.Baseline = BaselineWidth
+	own := len(p.Tensors) - model.BaselineTensors
+	pb, err := (&model.Params{Names: p.Names[:own], Tensors: p.Tensors[:own]}).WithBaseline(cfg, rand.New(rand.NewPCG(6, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill := map[string]float32{"base0.w": 0, "base0.b": 3e38, "base1.w": 1e-39, "base1.b": 1000}
+	for i, name := range pb.Names {
+		if v, ok := fill[name]; ok {
+			for j := range pb.Tensors[i].Float32s() {
+				pb.Tensors[i].Float32s()[j] = v
+			}
+		}
+	}
+	_, _, err = FitBaseline(cfg, pb, x, 1, 5)
+	if err == nil || !strings.Contains(err.Error(), "fit baseline: non-finite gradient of base1.w") {
+		t.Errorf("FitBaseline with an overflowing base1.w gradient: error %v, want one naming base1.w", err)
+	}
+}

@@ -3,10 +3,13 @@ package estimator
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"gsvae/model"
+
+	"gorgonia.org/tensor"
 )
 
 // refObjective returns the exact minibatch loss sum_b w_b (E[f_b] + KL_b)
@@ -170,7 +173,8 @@ func TestExactIgnoresTemperature(t *testing.T) {
 
 // TestEnumerationLimits checks Codes and Enumerable at the limits
 // MaxCodes = 4096 codes and MaxEnumRows = 65536 decoded rows, and that
-// NewExact refuses beyond them with a message naming the limit.
+// NewExact refuses beyond them with a message naming the limit (and
+// accepts a batch of exactly MaxEnumRows decoded rows).
 func TestEnumerationLimits(t *testing.T) {
 	if MaxCodes != 4096 || MaxEnumRows != 65536 {
 		t.Fatalf("MaxCodes %d, MaxEnumRows %d: the documented limits are 4096 and 65536", MaxCodes, MaxEnumRows)
@@ -201,6 +205,15 @@ func TestEnumerationLimits(t *testing.T) {
 			t.Errorf("%s: Enumerable %t, want %t", name, got, tc.enumerable)
 		}
 		if tc.enumerable {
+			if tc.batch*tc.codes == MaxEnumRows { // the limit itself is allowed
+				p, err := model.NewParams(tc.cfg, tensor.Float32, rand.New(rand.NewPCG(1, 1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := NewExact(tc.cfg, p, tc.batch); err != nil {
+					t.Errorf("%s: NewExact at exactly MaxEnumRows decoded rows: %v", name, err)
+				}
+			}
 			continue
 		}
 		_, err := NewExact(tc.cfg, nil, tc.batch)

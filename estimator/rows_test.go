@@ -26,7 +26,7 @@ func (r *recorder) Uint64() uint64 {
 // TestPaddingRows checks, for every estimator and tiny model, that a batch
 // of 5 with 2 padding rows (SetRows(3); the padding rows hold other
 // images) gives the gradient, loss, f, KL and moving averages of a batch
-// of the 3 real rows, draw by draw with the same noise for the real rows
+// of the 3 real rows (and that the loss is the mean of f + KL over them), draw by draw with the same noise for the real rows
 // (the noise the batch of 5 drew, recorded, without its padding rows'
 // part), over 4 draws at tau 0.5 and 2 with variance normalisation (the
 // moving averages, which must move with the real rows only, set the
@@ -64,11 +64,19 @@ func TestPaddingRows(t *testing.T) {
 					if msg := closeVec(p, flatGrads(padded), flatGrads(real), tol); msg != "" {
 						t.Fatalf("draw %d: 3 rows of 5 vs a batch of 3: %s", d, msg)
 					}
-					if a, b := padded.Loss(), real.Loss(); math.Abs(a-b) > tol*math.Max(1, math.Abs(b)) {
+					// The comparisons are written to fail on NaN.
+					if a, b := padded.Loss(), real.Loss(); !(math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))) {
 						t.Fatalf("draw %d: loss %.15g with padding, %.15g without", d, a, b)
 					}
+					mean := 0.0
 					for i, v := range real.Rec() {
-						if math.Abs(padded.Rec()[i]-v) > tol*math.Max(1, v) || math.Abs(padded.KL()[i]-real.KL()[i]) > tol*math.Max(1, v) {
+						mean += (v + real.KL()[i]) / 3
+					}
+					if b := real.Loss(); !(math.Abs(mean-b) <= tol*math.Max(1, math.Abs(b))) {
+						t.Fatalf("draw %d: loss %.15g, want the mean of f + KL over the rows, %.15g", d, b, mean)
+					}
+					for i, v := range real.Rec() {
+						if !(math.Abs(padded.Rec()[i]-v) <= tol*math.Max(1, v)) || !(math.Abs(padded.KL()[i]-real.KL()[i]) <= tol*math.Max(1, v)) {
 							t.Fatalf("draw %d row %d: f, KL %.15g, %.15g with padding, %.15g, %.15g without", d, i, padded.Rec()[i], padded.KL()[i], v, real.KL()[i])
 						}
 					}
@@ -80,6 +88,44 @@ func TestPaddingRows(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestSetRowsWeights checks the row weights SetRows leaves in both element
+// types, the float32 of training and the float64 of the gradient checks:
+// 1/n on the n real rows and 0 on the padding rows, whatever the previous
+// call left (n = 3, 5, 2 in turn, in a batch of 5).
+func TestSetRowsWeights(t *testing.T) {
+	p64, _ := newTiny(t, vaeCat, 1, 1)
+	for _, p := range []*model.Params{p64, to32(p64)} {
+		e, err := New(SF, vaeCat, p, Options{Batch: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{3, 5, 2} {
+			if err := e.SetRows(n); err != nil {
+				t.Fatal(err)
+			}
+			var w []float64
+			switch v := e.w.Data().(type) {
+			case []float32:
+				for _, x := range v {
+					w = append(w, float64(x))
+				}
+			case []float64:
+				w = v
+			}
+			for i, got := range w {
+				want := 0.0
+				if i < n {
+					want = 1 / float64(n)
+				}
+				if math.Abs(got-want) > 1e-7 {
+					t.Errorf("%v, SetRows(%d): row weights %v, want 1/%d on the first %d rows and 0 after", e.w.Dtype(), n, w, n, n)
+					break
+				}
+			}
 		}
 	}
 }
