@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"smallest", Config{N: 1, K: 2, Input: 1}, "", nil},
 		{"widest layers", Config{N: 1, K: 2, Input: maxWidth, Hidden: []int{1, maxWidth}, Baseline: 1}, "", nil},
 		{"N*K at the limit", Config{N: maxWidth / 4, K: 4, Input: 1}, "", nil},
+		{"K at the limit", Config{N: 1, K: maxWidth, Input: 1}, "", nil},
+		{"baseline at the limit", Config{N: 1, K: 2, Input: 1, Baseline: maxWidth}, "", nil},
 		// 769-43605-769: 2*769*43605 + 43605 + 769 = 2^26 weights and biases.
 		{"parameters at the limit", Config{N: 8721, K: 5, Input: 769}, "", nil},
 		{"sbn bernoulli", sbnDefault, "", nil},
