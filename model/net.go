@@ -181,11 +181,7 @@ func (n *Net) SampledLogits(i int, code *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	names, wb := n.layerNodes("h2")
-	logits, err := sampledLinear(names[0], in, wb[0], wb[1], false)
-	if err != nil || !n.cfg.Bernoulli() {
-		return logits, err
-	}
-	return pairs(logits, true)
+	return sampledLinear(names[0], in, wb[0], wb[1], false) // categorical: (B, N*K) already
 }
 
 // SampledNegLogLik is NegLogLik for codes that hold samples and need no
