@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+
+	"gsvae/internal/op"
 )
 
 // sumTol32 bounds |sum_j y_j - 1| for a float32 softmax group: the ops
@@ -169,32 +171,13 @@ func TestCategoricalKLFloat32Extremes(t *testing.T) {
 		{"uniform, learned prior [200,0,0]", []float32{7, 7, 7}, []float32{200, 0, 0}, -ln3 + 400.0/3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := []input{{"logits", mat(1, tc.logits)}}
-			wrt := []int{0}
-			var prior *G.Node
-			build := func(in G.Nodes) (*G.Node, error) {
-				if len(in) > 1 {
-					prior = in[1]
-				}
-				return CategoricalKL(in[0], 3, prior)
-			}
-			if tc.prior != nil {
-				in = append(in, input{"prior", mat(1, tc.prior)})
-				wrt = append(wrt, 1)
-			}
-			p := newProbe(t, in, build, wrt, rand.New(rand.NewPCG(3, 3)), nil)
-			kl, _ := p.run(t)
-			for i := range wrt {
-				if g := p.grad(t, i); !isFinite(g) {
-					t.Errorf("gradient %d = %v: not finite", i, g)
-				}
-			}
+			kl := klAtExtremes(t, tc.logits, tc.prior)
 			tol := 2 * ulp32(float32(tc.want))
 			if tc.want == 0 {
 				tol = 2 * math.Exp2(-149) // exp(-200) terms round to zero in float32
 			}
-			if math.Abs(kl[0]-tc.want) > tol {
-				t.Errorf("KL = %.9g, want %.9g within %.3g", kl[0], tc.want, tol)
+			if math.Abs(kl-tc.want) > tol {
+				t.Errorf("KL = %.9g, want %.9g within %.3g", kl, tc.want, tol)
 			}
 		})
 	}
@@ -223,33 +206,14 @@ func TestCategoricalKLFloat64Extremes(t *testing.T) {
 		{"uniform, learned prior [200,0,0]", []float64{7, 7, 7}, []float64{200, 0, 0}, -ln3 + 400.0/3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := []input{{"logits", mat(1, tc.logits)}}
-			wrt := []int{0}
-			var prior *G.Node
-			build := func(in G.Nodes) (*G.Node, error) {
-				if len(in) > 1 {
-					prior = in[1]
-				}
-				return CategoricalKL(in[0], 3, prior)
-			}
-			if tc.prior != nil {
-				in = append(in, input{"prior", mat(1, tc.prior)})
-				wrt = append(wrt, 1)
-			}
-			p := newProbe(t, in, build, wrt, rand.New(rand.NewPCG(3, 3)), nil)
-			kl, _ := p.run(t)
-			for i := range wrt {
-				if g := p.grad(t, i); !isFinite(g) {
-					t.Errorf("gradient %d = %v: not finite", i, g)
-				}
-			}
+			kl := klAtExtremes(t, tc.logits, tc.prior)
 			scale := math.Abs(tc.want)
 			for _, v := range append(append([]float64(nil), tc.logits...), tc.prior...) {
 				scale = math.Max(scale, math.Abs(v))
 			}
 			tol := 4 * (math.Nextafter(scale, math.Inf(1)) - scale)
-			if !(math.Abs(kl[0]-tc.want) <= tol) {
-				t.Errorf("KL = %.17g, want %.17g within %.3g", kl[0], tc.want, tol)
+			if !(math.Abs(kl-tc.want) <= tol) {
+				t.Errorf("KL = %.17g, want %.17g within %.3g", kl, tc.want, tol)
 			}
 		})
 	}
@@ -308,4 +272,32 @@ func TestConcreteFloat32Extremes(t *testing.T) {
 			t.Logf("LogExpConcrete %.6g", v[0])
 		})
 	}
+}
+
+// klAtExtremes returns CategoricalKL (k = 3) of one row of logits against
+// the uniform prior (prior nil) or a learned one, and fails the test if a
+// gradient (logits, prior) is not finite.
+func klAtExtremes[T op.Float](t *testing.T, logits, prior []T) float64 {
+	t.Helper()
+	in := []input{{"logits", mat(1, logits)}}
+	wrt := []int{0}
+	build := func(in G.Nodes) (*G.Node, error) {
+		var p *G.Node
+		if len(in) > 1 {
+			p = in[1]
+		}
+		return CategoricalKL(in[0], 3, p)
+	}
+	if prior != nil {
+		in = append(in, input{"prior", mat(1, prior)})
+		wrt = append(wrt, 1)
+	}
+	p := newProbe(t, in, build, wrt, rand.New(rand.NewPCG(3, 3)), nil)
+	kl, _ := p.run(t)
+	for i := range wrt {
+		if g := p.grad(t, i); !isFinite(g) {
+			t.Errorf("gradient %d = %v: not finite", i, g)
+		}
+	}
+	return kl[0]
 }

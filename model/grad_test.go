@@ -252,13 +252,7 @@ func TestNegLogLikGradientFiniteDifferences(t *testing.T) {
 			for i := range zd {
 				zd[i] = rng.Float64()
 			}
-			g := G.NewGraph()
-			net, err := NewNet(g, cfg, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			z := G.NewMatrix(g, tensor.Float64, G.WithName("z"), G.WithValue(dense(zd, rows, cfg.Latent())))
-			target := G.NewMatrix(g, tensor.Float64, G.WithName("target"), G.WithValue(dense(bits(rng, rows*cfg.Out()), rows, cfg.Out())))
+			g, net, z, target := netWithCode(t, cfg, p, zd, rows, rng)
 			w := G.NewVector(g, tensor.Float64, G.WithName("w"), G.WithValue(dense([]float64{0.3, 0.7, 0}, rows)))
 			nll, err := net.NegLogLik(z, target, true, false)
 			if err != nil {

@@ -468,3 +468,17 @@ func reference(f *fixture, hard bool) refPass {
 	}
 	return r
 }
+
+// netWithCode builds a graph holding cfg's network with weights p, the
+// (rows, Latent) code z and a (rows, Out) target of random bits from rng.
+func netWithCode(t testing.TB, cfg Config, p *Params, z []float64, rows int, rng *rand.Rand) (g *G.ExprGraph, net *Net, zNode, target *G.Node) {
+	t.Helper()
+	g = G.NewGraph()
+	net, err := NewNet(g, cfg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zNode = G.NewMatrix(g, tensor.Float64, G.WithName("z"), G.WithValue(dense(z, rows, cfg.Latent())))
+	target = G.NewMatrix(g, tensor.Float64, G.WithName("target"), G.WithValue(dense(bits(rng, rows*cfg.Out()), rows, cfg.Out())))
+	return g, net, zNode, target
+}

@@ -156,12 +156,9 @@ func (n *Net) SampledPixelLogits(code *G.Node) (*G.Node, error) {
 	if n.cfg.Bernoulli() {
 		return n.PixelLogits(code, false, false)
 	}
-	in, err := n.narrow(code)
-	if err != nil {
-		return nil, err
-	}
 	names, wb := n.layerNodes(n.decoderLayers()...)
-	if in, err = sampledLinear(names[0], in, wb[0], wb[1], len(names) > 1); err != nil {
+	in, err := sampledLinear(names[0], code, wb[0], wb[1], len(names) > 1) // a categorical code is the layer's input as it is
+	if err != nil {
 		return nil, err
 	}
 	return mlp(names[1:], in, wb[2:], false, false)
@@ -176,12 +173,8 @@ func (n *Net) SampledLogits(i int, code *G.Node) (*G.Node, error) {
 	if n.cfg.Bernoulli() {
 		return n.logits(i, code, false, false)
 	}
-	in, err := n.narrow(code)
-	if err != nil {
-		return nil, err
-	}
 	names, wb := n.layerNodes("h2")
-	return sampledLinear(names[0], in, wb[0], wb[1], false) // categorical: (B, N*K) already
+	return sampledLinear(names[0], code, wb[0], wb[1], false) // categorical: (B, N*K) in and out
 }
 
 // SampledNegLogLik is NegLogLik for codes that hold samples and need no

@@ -457,13 +457,7 @@ func TestSampledMatchesDense(t *testing.T) {
 			for g := 0; g < len(code); g += cfg.K {
 				code[g+rng.IntN(cfg.K)] = 1
 			}
-			g := G.NewGraph()
-			net, err := NewNet(g, cfg, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			z := G.NewMatrix(g, tensor.Float64, G.WithName("z"), G.WithValue(dense(code, rows, cfg.Latent())))
-			target := G.NewMatrix(g, tensor.Float64, G.WithName("target"), G.WithValue(dense(bits(rng, rows*cfg.Out()), rows, cfg.Out())))
+			g, net, z, target := netWithCode(t, cfg, p, code, rows, rng)
 			type pair struct {
 				name           string
 				sampled, dense *G.Node
