@@ -12,6 +12,7 @@ import (
 	"gsvae/data"
 	"gsvae/gumbel"
 	"gsvae/internal/op"
+	"gsvae/internal/parallel"
 	"gsvae/model"
 )
 
@@ -28,6 +29,10 @@ type IWBound struct {
 
 // iwRows is the number of latent samples decoded per run.
 const iwRows = 1000
+
+// sampleRows is the fewest rows of samples worth drawing on a CPU of their
+// own.
+const sampleRows = 64
 
 // NegIWBound computes, for every image x of s, a K-sample bound on
 // -log p(x) (or, for the SBN, on -log p(x_lower | x_upper)) with one-hot
@@ -177,33 +182,47 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 	}
 	logq := make([]float64, nk)
 	gumbel.LogSoftmaxGroups(logq, logits, cfg.K)
+	logq32 := make([]float32, nk) // what the first layer's draws compare
+	for i, v := range logq {
+		logq32[i] = float32(v)
+	}
 	logw := make([]float64, 0, k)
 	logqz, logpz := make([]float64, chunk), make([]float64, chunk)
 	noise := make([]float32, chunk*nk)
-	scratch := newSampleScratch(nk)
 	for len(logw) < k {
 		// The first layer: samples of q(z|x) (VAE) or p(h1 | x_upper).
+		// The noise is drawn first, so that the rows' draws, each on its
+		// own range of rows, do not depend on the number of CPUs.
 		z := iw.laterInput(0)
 		gumbel.Sample(noise, rng)
-		for r := range chunk {
-			logqz[r], logpz[r] = sampleRow(z[r*nk:(r+1)*nk], logq, noise[r*nk:(r+1)*nk], iw.logPrior, cfg.K, scratch)
-			if cfg.SBN() { // samples of the model itself: weight p(x_lower | h) alone
-				logqz[r], logpz[r] = 0, 0
+		parallel.Rows(chunk, sampleRows, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				logqz[r], logpz[r] = sampleRow(z[r*nk:(r+1)*nk], logq, logq32, noise[r*nk:(r+1)*nk], iw.logPrior, cfg.K)
 			}
+		})
+		if cfg.SBN() { // samples of the model itself: weight p(x_lower | h) alone
+			clear(logqz)
+			clear(logpz)
 		}
-		// Later layers (SBN): samples of p(h_i | h_{i-1}).
+		// Later layers (SBN): samples of p(h_i | h_{i-1}), drawn from the
+		// logits as they are: the Gumbel-max draw argmax_j (l_j + g_j) of
+		// a group does not change when the group's log-normalizer is
+		// subtracted from every l_j, and no log-probability is needed here.
 		for i, pc := range iw.later {
 			if err := pc.run(); err != nil {
 				return 0, err
 			}
-			li := op.Float64s(nil, pc.out.Value())
+			li, err := op.Data[float32](pc.out.Value())
+			if err != nil {
+				return 0, fmt.Errorf("eval: %w", err)
+			}
 			z := iw.laterInput(i + 1)
 			gumbel.Sample(noise, rng)
-			lq := make([]float64, nk)
-			for r := range chunk {
-				gumbel.LogSoftmaxGroups(lq, li[r*nk:(r+1)*nk], cfg.K)
-				sampleRow(z[r*nk:(r+1)*nk], lq, noise[r*nk:(r+1)*nk], nil, cfg.K, scratch)
-			}
+			parallel.Rows(chunk, sampleRows, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					gumbel.OneHotSample(z[r*nk:(r+1)*nk], li[r*nk:(r+1)*nk], noise[r*nk:(r+1)*nk], cfg.K)
+				}
+			})
 		}
 		if err := iw.dec.run(); err != nil {
 			return 0, err
@@ -230,14 +249,11 @@ func (iw *importance) laterInput(i int) []float32 {
 // sampleRow writes into z the one-hot Gumbel-max sample (gumbel.OneHotSample,
 // an exact draw) of the groups of k log-probabilities logq with the noise
 // g, and returns log q of it and, when logPrior is not nil, log p of it
-// under the prior. The sample is drawn from the float32 copy of logq in s
-// (the argmax of float32 log-probabilities plus float32 noise); the
+// under the prior. The sample is drawn from logq32, the float32 copy of
+// logq (the argmax of float32 log-probabilities plus float32 noise); the
 // log-probabilities it returns are summed in float64.
-func sampleRow(z []float32, logq []float64, g []float32, logPrior []float64, k int, s *sampleScratch) (lq, lp float64) {
-	for i, v := range logq {
-		s.logq[i] = float32(v)
-	}
-	gumbel.OneHotSample(z, s.logq, g, k)
+func sampleRow(z []float32, logq []float64, logq32, g []float32, logPrior []float64, k int) (lq, lp float64) {
+	gumbel.OneHotSample(z, logq32, g, k)
 	for i, v := range z {
 		if v != 0 {
 			lq += logq[i]
@@ -248,8 +264,3 @@ func sampleRow(z []float32, logq []float64, g []float32, logPrior []float64, k i
 	}
 	return lq, lp
 }
-
-// sampleScratch is sampleRow's working space.
-type sampleScratch struct{ logq []float32 }
-
-func newSampleScratch(n int) *sampleScratch { return &sampleScratch{logq: make([]float32, n)} }
