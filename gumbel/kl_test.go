@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"gsvae/internal/op"
 )
 
 // TestCategoricalKLMatchesEnumeration compares the analytic KL of N
@@ -83,4 +86,88 @@ func TestCategoricalKLMatchesEnumeration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKLGradientCache checks the cache that carries dKL/dlogits from the
+// forward op to the gradient op (klCache): the gradient it gives equals,
+// bit for bit, the one computed from the logits again; it is used only
+// for the logits it was computed from (a gradient for other logits, or a
+// second gradient after one forward pass, computes afresh); and in a real
+// graph the gradient op built by SymDiff consumes it.
+func TestKLGradientCache(t *testing.T) {
+	const k = 3
+	rng := rand.New(rand.NewPCG(7, 7))
+	dense := func(r, c int) *tensor.Dense {
+		v := make([]float64, r*c)
+		for i := range v {
+			v[i] = 3 * rng.NormFloat64()
+		}
+		return tensor.New(tensor.WithShape(r, c), tensor.WithBacking(v))
+	}
+	a, b, dout := dense(2, 6), dense(2, 6), tensor.New(tensor.WithShape(2), tensor.WithBacking([]float64{0.7, -1.3}))
+	c := &klCache{wanted: true}
+	fwd := klOp{k: k, buf: new(op.Buffer), cache: c}
+	grad := klOp{k: k, what: klLogits, buf: new(op.Buffer), cache: c}
+	afresh := func(x *tensor.Dense) []float64 {
+		g, err := klOp{k: k, what: klLogits, buf: new(op.Buffer)}.Do(x, dout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float64(nil), g.Data().([]float64)...)
+	}
+	for _, tc := range []struct {
+		name       string
+		forward    *tensor.Dense // the logits of the forward pass
+		backward   []*tensor.Dense
+		cacheAfter []bool // whether the cache still holds a gradient after each backward call
+	}{
+		{"same logits", a, []*tensor.Dense{a}, []bool{false}},
+		{"other logits", a, []*tensor.Dense{b}, []bool{true}},
+		{"twice after one forward", a, []*tensor.Dense{a, a}, []bool{false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := fwd.Do(tc.forward); err != nil {
+				t.Fatal(err)
+			}
+			if c.dkl == nil {
+				t.Fatal("the forward op left the cache empty")
+			}
+			for i, x := range tc.backward {
+				g, err := grad.Do(x, dout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := g.Data().([]float64), afresh(x)
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("call %d: dL/dlogits[%d] = %v, computed afresh %v", i, j, got[j], want[j])
+					}
+				}
+				if (c.dkl != nil) != tc.cacheAfter[i] {
+					t.Errorf("call %d: cache holds a gradient: %t, want %t", i, c.dkl != nil, tc.cacheAfter[i])
+				}
+			}
+			c.dkl, c.from = nil, nil
+		})
+	}
+	t.Run("graph", func(t *testing.T) {
+		g := G.NewGraph()
+		l := G.NewMatrix(g, G.Float64, G.WithName("l"), G.WithValue(dense(2, 6)))
+		kl, err := CategoricalKL(l, k, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := G.Grad(G.Must(G.Sum(kl)), l); err != nil {
+			t.Fatal(err)
+		}
+		m := G.NewTapeMachine(g)
+		defer m.Close()
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		o := kl.Op().(klOp)
+		if !o.cache.wanted || o.cache.dkl != nil {
+			t.Errorf("after a forward and backward pass: cache wanted %t, holding a gradient %t; want true, false", o.cache.wanted, o.cache.dkl != nil)
+		}
+	})
 }

@@ -32,7 +32,7 @@ func CategoricalKL(logits *G.Node, k int, prior *G.Node) (*G.Node, error) {
 	if err := checkK(k); err != nil {
 		return nil, err
 	}
-	o := klOp{Base: op.Base{Name: fmt.Sprintf("CategoricalKL{k=%d,learned=%t}", k, prior != nil)}, k: k, learned: prior != nil, buf: new(op.Buffer)}
+	o := klOp{Base: op.Base{Name: fmt.Sprintf("CategoricalKL{k=%d,learned=%t}", k, prior != nil)}, k: k, learned: prior != nil, buf: new(op.Buffer), cache: new(klCache)}
 	if prior == nil {
 		return G.ApplyOp(o, logits)
 	}
@@ -54,6 +54,33 @@ type klOp struct {
 	learned bool
 	what    int
 	buf     *op.Buffer
+	cache   *klCache // shared by the forward op and its klLogits gradient
+}
+
+// klCache carries dKL/dlogits from the forward pass, which computes it
+// with the KL at little extra cost, to the gradient op for the logits,
+// which would otherwise compute every exponential and logarithm again.
+// The forward op fills it only once SymDiff has made that gradient op;
+// the gradient op uses it only for the very logits it was computed from
+// (the same backing array, not changed since: the forward pass and the
+// backward pass of one run), and empties it.
+type klCache struct {
+	wanted bool
+	buf    op.Buffer
+	dkl    *tensor.Dense // dKL/dlogits of the logits at from, or nil
+	from   any           // the forward pass's logits slice
+}
+
+// fresh returns the cached dKL/dlogits if it was computed from logits.
+func fresh[T op.Float](c *klCache, logits []T) ([]T, bool) {
+	if c == nil || c.dkl == nil {
+		return nil, false
+	}
+	from, ok := c.from.([]T)
+	if !ok || len(from) != len(logits) || len(logits) == 0 || &from[0] != &logits[0] {
+		return nil, false
+	}
+	return op.Floats[T](c.dkl), true
 }
 
 func (o klOp) Arity() int {
@@ -109,6 +136,9 @@ func (o klOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	grads := make(G.Nodes, len(inputs))
 	for i, what := range []int{klLogits, klPrior}[:len(inputs)] {
 		g := klOp{Base: op.Base{Name: fmt.Sprintf("CategoricalKLGrad{k=%d,learned=%t,wrt=%d}", o.k, o.learned, what)}, k: o.k, learned: o.learned, what: what, buf: new(op.Buffer)}
+		if what == klLogits && o.cache != nil {
+			o.cache.wanted, g.cache = true, o.cache
+		}
 		var err error
 		if grads[i], err = G.ApplyOp(g, args...); err != nil {
 			return nil, err
@@ -154,21 +184,38 @@ func klDo[T op.Float](o klOp) func([]G.Value) (G.Value, error) {
 		case klValue:
 			out := o.buf.Get(dt, rows)
 			kl := op.Floats[T](out)
+			var dkl []T // filled for the gradient op when it exists
+			if c := o.cache; c != nil && c.wanted {
+				c.dkl, c.from = c.buf.Get(dt, rows, cols), logits
+				dkl = op.Floats[T](c.dkl)
+			}
 			parallel.Rows(rows, 16, func(lo, hi int) {
 				s := newKLScratch(cols, o.k)
 				for r := lo; r < hi; r++ {
-					kl[r] = T(klRow(logits[r*cols:(r+1)*cols], logp, o.k, s, nil, nil))
+					var d []T
+					if dkl != nil {
+						d = dkl[r*cols : (r+1)*cols]
+					}
+					kl[r] = T(klRow(logits[r*cols:(r+1)*cols], logp, o.k, s, d, nil))
 				}
 			})
 			return out, nil
 		case klLogits:
 			out := o.buf.Get(dt, rows, cols)
 			res := op.Floats[T](out)
+			dkl, ok := fresh(o.cache, logits)
+			if ok {
+				o.cache.dkl, o.cache.from = nil, nil
+			}
 			parallel.Rows(rows, 16, func(lo, hi int) {
 				s := newKLScratch(cols, o.k)
 				for r := lo; r < hi; r++ {
 					row := res[r*cols : (r+1)*cols]
-					klRow(logits[r*cols:(r+1)*cols], logp, o.k, s, row, nil)
+					if ok {
+						copy(row, dkl[r*cols:(r+1)*cols])
+					} else {
+						klRow(logits[r*cols:(r+1)*cols], logp, o.k, s, row, nil)
+					}
 					d := dout[r]
 					for i := range row {
 						row[i] *= d
