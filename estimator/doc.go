@@ -47,12 +47,19 @@
 //	            around the mean-field point mu as a control variate, with its
 //	            expectation added back analytically (Gu et al. 2016).
 //	            Unbiased.
-//	darn        dL/dl = (f'(z).(z - zbar) - c) (z - mu) with zbar = 1/K in
-//	            every coordinate (1/2 for Bernoulli variables): the learning
-//	            signal f(z) - f(zbar) replaced by its first-order expansion
-//	            around the sample (Gregor et al. 2014, as described by Gu et
-//	            al. 2016; zbar = 1/K is our reading of the categorical
-//	            extension of Jang et al.). Biased.
+//	darn        dL/dl_n = (f'(z)_n.(z_n - zbar) - c/N) (z_n - mu_n) for
+//	            each variable n, zbar = 1/K in every coordinate (1/2 for
+//	            Bernoulli variables): variable n's own learning signal
+//	            f(z) - f(z with z_n = zbar) replaced by its first-order
+//	            expansion around the sample (Gregor et al. 2014; zbar = 1/K
+//	            is our reading of the categorical extension of Jang et al.),
+//	            and the baseline c shared out over the N variables. Biased.
+//	            One signal for the whole row, f'(z).(z - zbar) (the sum
+//	            over n), in every variable's score, as we first read Gu et
+//	            al. 2016, adds the other variables' terms, which depend on
+//	            z_n through f'(z): at two trained linear Bernoulli VAEs its
+//	            encoder gradient had cosine 0.31 and -0.01 with the exact
+//	            one (eval gradvar), the per-variable form's 0.995 and 0.94.
 //
 // # Two stochastic layers (the SBN)
 //
@@ -77,10 +84,10 @@
 //	            in z_i with coefficients that do not depend on z_i, so the
 //	            estimate stays unbiased. The weights of the mean-field copy
 //	            get no gradient.
-//	darn        layer i's signal f'(z_i).(z_i - zbar) with f'(z_i)
-//	            back-propagated from the decoder through the later layer
-//	            straight through (softmax(l_2) in place of the sample), our
-//	            reading of DARN for deep networks.
+//	darn        layer i's per-variable signals f'(z_i)_n.(z_i,n - zbar),
+//	            with f'(z_i) back-propagated from the decoder through the
+//	            later layer straight through (softmax(l_2) in place of the
+//	            sample), our reading of DARN for deep networks.
 //
 // # Variance normalisation and the moving averages
 //

@@ -174,8 +174,9 @@ func fixedStats(cfg model.Config) ([]Stats, []float64) {
 //     (refExpectation; for the VAE row.go's logitGrad fed by the plain-Go
 //     decoder), to 1e-10;
 //   - st, annealed-st and darn are biased on these models (by more than
-//     1% of the largest |gradient|), so the tiny models can tell a biased
-//     estimator from an unbiased one.
+//     0.5% of the largest |gradient|, 1 if that is smaller: darn's
+//     per-variable signals on the Bernoulli SBN, 0.8%, are the closest),
+//     so the tiny models can tell a biased estimator from an unbiased one.
 //
 // Negative controls (computed here, on the oracle): the same comparison
 // with NewExact of sf, nvil and muprop with a planted bias fails by many
@@ -186,7 +187,7 @@ func fixedStats(cfg model.Config) ([]Stats, []float64) {
 // smallest detectable relative bias of the score term, tolerance / |the
 // score term's expectation| (largest entry).
 func TestExpectationByEnumeration(t *testing.T) {
-	const tolExact, tolRef, minBias = 1e-9, 1e-10, 0.01
+	const tolExact, tolRef, minBias = 1e-9, 1e-10, 0.005
 	type run struct {
 		name string
 		tau  float64

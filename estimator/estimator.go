@@ -433,7 +433,7 @@ func (e *Estimator) updateStats() {
 //	sf      f
 //	nvil    f - b(x)
 //	muprop  f - f(mubar) - f'(mubar) . (z_i - mubar_i)
-//	darn    f'(z_i) . (z_i - zbar)
+//	darn    f'(z_i) . (z_i - zbar), the sum of the per-variable signals
 //
 // The derivatives come from the graph's backward pass, which carries the
 // row weight w = 1/n: they are multiplied by n.

@@ -12,17 +12,22 @@ import (
 )
 
 // darn returns the node of a stochastic layer trained by DARN (Gregor et
-// al. 2014, as described by Gu et al. 2016): its value is the one-hot
-// Gumbel-max sample z of the logits l with noise g, and its gradient for
-// l is, per row b,
+// al. 2014): its value is the one-hot Gumbel-max sample z of the logits l
+// with noise g, and its gradient for the logits l_n of variable n is, per
+// row b,
 //
-//	(d_b . (z_b - zbar) - w_b c) (z_b - mu_b),   d = dL/dz = w f'(z),
+//	(d_bn . (z_bn - zbar) - w_b c / N) (z_bn - mu_bn),   d = dL/dz = w f'(z),
 //
-// the score function times the first-order expansion f'(z).(z - zbar) of
-// the learning signal f(z) - f(zbar) around the sample, minus the moving
-// average c, with zbar = 1/K in every coordinate (1/2 for Bernoulli
+// the score function of variable n times its own learning signal: the
+// first-order expansion d_n.(z_n - zbar) of f(z) - f(z with variable n at
+// zbar) around the sample, minus the moving average c shared out over the
+// N variables. zbar = 1/K in every coordinate (1/2 for Bernoulli
 // variables, Gregor et al.'s choice; 1/K is our reading of the categorical
-// extension of Jang et al.). When stLogits is not nil (the logits of the
+// extension of Jang et al.). Each variable's signal holds only its own
+// terms: the row's whole expansion d.(z - zbar) in every variable's
+// signal adds the other N - 1 variables' terms, which depend on z_n
+// through f'(z) and bias the estimate far more (see the package
+// documentation). When stLogits is not nil (the logits of the
 // same layer from a frozen copy of the network that computed l), the op
 // also passes d to them through softmax(stLogits), straight through: that
 // is how the derivative f'(z_1) of the layer below reaches its own
@@ -153,17 +158,22 @@ func darnDo[T op.Float](o darnOp) func([]G.Value) (G.Value, error) {
 		}
 		mu := make([]T, cols)
 		zbar := 1 / float64(o.k)
+		share := c / float64(cols/o.k) // c shared out over the N variables
 		for b := range rows {
-			i, j := b*cols, (b+1)*cols
-			gumbel.SoftmaxGroups(mu, logits[i:j], o.k, 1)
-			setScore(res[i:j], z[i:j], mu, darnSignal(d[i:j], z[i:j], zbar)-float64(w[b])*c)
+			i := b * cols
+			gumbel.SoftmaxGroups(mu, logits[i:i+cols], o.k, 1)
+			for g := 0; g < cols; g += o.k { // variable g/k of the row
+				v := i + g
+				setScore(res[v:v+o.k], z[v:v+o.k], mu[g:g+o.k], darnSignal(d[v:v+o.k], z[v:v+o.k], zbar)-float64(w[b])*share)
+			}
 		}
 		return out, nil
 	}
 }
 
-// darnSignal returns d . (z - zbar) for one row: DARN's learning signal
-// times the row's weight, when d is the weighted gradient w f'(z).
+// darnSignal returns d . (z - zbar) over the coordinates given: one
+// variable's DARN learning signal times the row's weight, when d is the
+// weighted gradient w f'(z) of that variable's coordinates.
 func darnSignal[T op.Float](d, z []T, zbar float64) float64 {
 	var s float64
 	for i := range d {

@@ -542,6 +542,7 @@ func (r *refNet) sbnRow(in refInput, b int, x, target []float64, noise [][]float
 	var mubar [2][]float64
 	var signal [2]float64
 	var extra [2][]float64 // gradient for the logits besides the score term
+	var darnD [2][]float64 // darn: f'(z_i), for each variable's own signal
 	switch in.name {
 	case SF, NVIL:
 		signal = [2]float64{f, f}
@@ -567,11 +568,15 @@ func (r *refNet) sbnRow(in refInput, b int, x, target []float64, noise [][]float
 		_, backST := r.logits(1, ls[0].z)
 		d1 := backST(softmaxBack(ls[1].mu, d2, k, 1), nil, 0)
 		signal[0] = dotSub(d1, ls[0].z, nil, zbar)
+		darnD = [2][]float64{d1, d2}
 	}
 	for i := 1; i >= 0; i-- {
 		out.signals[i] = signal[i]
 		s := in.sig(i, b, signal[i])
 		dScore := scoreVec(ls[i].z, ls[i].mu, s-in.c[i])
+		if darnD[i] != nil { // each variable's own signal (row.go)
+			logitGrad(DARN, row{k: k, z: ls[i].z, mu: ls[i].mu, d: darnD[i]}, in.c[i], dScore)
+		}
 		dl := append([]float64(nil), dScore...)
 		if extra[i] != nil {
 			addTo(dl, extra[i])

@@ -52,12 +52,17 @@ func logitGrad(name string, r row, c float64, g []float64) (signal float64, scor
 		}
 		signal = r.f - r.fMean - taylor                    // the Taylor control variate
 		gumbel.SoftmaxGroupsGrad(g, r.mu, r.dMean, r.k, 1) // its expectation, added back
-	case DARN:
-		zbar := 1 / float64(r.k)
-		for i := range r.d {
-			signal += r.d[i] * (r.z[i] - zbar)
+	case DARN: // each variable's own signal; the row's total is tracked
+		zbar, share := 1/float64(r.k), c/float64(len(r.z)/r.k)
+		for v := 0; v < len(r.z); v += r.k {
+			var own float64 // f'(z_v) . (z_v - zbar)
+			for i := v; i < v+r.k; i++ {
+				own += r.d[i] * (r.z[i] - zbar)
+			}
+			setScore(g[v:v+r.k], r.z[v:v+r.k], r.mu[v:v+r.k], own-share)
+			signal += own
 		}
-		clear(g)
+		return signal, true
 	}
 	addScore(g, r.z, r.mu, signal-c)
 	return signal, true

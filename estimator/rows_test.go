@@ -309,3 +309,34 @@ func TestTemperature(t *testing.T) {
 		}
 	}
 }
+
+// TestDARNSignalPerVariable pins DARN's formula (row.go's logitGrad, the
+// oracle of the real path) on a row of two Bernoulli variables worked out
+// by hand: each variable n gets the score (s_n - c/N) (z_n - mu_n) with its
+// own signal s_n = f'(z_n).(z_n - 1/2), and the signal returned (for the
+// moving averages) is the row's total s_0 + s_1. With z = (1,0 | 0,1),
+// mu = (0.7,0.3 | 0.4,0.6) and f'(z) = (1,2 | 3,5): s_0 = 0.5 - 1 = -0.5,
+// s_1 = -1.5 + 2.5 = 1. One signal for the whole row (the form this
+// replaced) gives (s_0 + s_1 - c)(z - mu) for both variables instead.
+func TestDARNSignalPerVariable(t *testing.T) {
+	r := row{k: 2, z: []float64{1, 0, 0, 1}, mu: []float64{0.7, 0.3, 0.4, 0.6}, d: []float64{1, 2, 3, 5}}
+	for _, tc := range []struct {
+		c    float64
+		want []float64
+	}{
+		{0, []float64{-0.5 * 0.3, -0.5 * -0.3, 1 * -0.4, 1 * 0.4}},
+		{1, []float64{-1 * 0.3, -1 * -0.3, 0.5 * -0.4, 0.5 * 0.4}}, // c/N = 0.5 from each
+	} {
+		g := make([]float64, 4)
+		signal, scored := logitGrad(DARN, r, tc.c, g)
+		if !scored || math.Abs(signal-0.5) > 1e-15 {
+			t.Errorf("c = %g: signal %g (scored %t), want the row's total 0.5", tc.c, signal, scored)
+		}
+		for i := range g {
+			if math.Abs(g[i]-tc.want[i]) > 1e-15 {
+				t.Errorf("c = %g: dL/dl = %v, want %v", tc.c, g, tc.want)
+				break
+			}
+		}
+	}
+}
