@@ -573,9 +573,12 @@ func (r *refNet) sbnRow(in refInput, b int, x, target []float64, noise [][]float
 	for i := 1; i >= 0; i-- {
 		out.signals[i] = signal[i]
 		s := in.sig(i, b, signal[i])
-		dScore := scoreVec(ls[i].z, ls[i].mu, s-in.c[i])
+		var dScore []float64
 		if darnD[i] != nil { // each variable's own signal (row.go)
+			dScore = make([]float64, len(ls[i].z))
 			logitGrad(DARN, row{k: k, z: ls[i].z, mu: ls[i].mu, d: darnD[i]}, in.c[i], dScore)
+		} else {
+			dScore = scoreVec(ls[i].z, ls[i].mu, s-in.c[i])
 		}
 		dl := append([]float64(nil), dScore...)
 		if extra[i] != nil {
