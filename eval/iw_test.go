@@ -184,14 +184,18 @@ func TestNegIWBoundProgress(t *testing.T) {
 
 // TestIWReplaysDraws checks NegIWBound draw by draw on one image of the
 // tiny categorical VAE and SBN: the test replays the same random stream
-// (one block of Gumbel noise per layer for the chunk of k samples, row r
-// using entries r*N*K to (r+1)*N*K), draws each sample's code from the
-// exact per-variable probabilities of the enumeration (for the SBN h2's
-// given the h1 drawn), and recomputes L_k = log (1/k) sum_i w_i with the
-// enumerated weights. Tolerance 1e-4 nats: the bound's decoder runs in
-// float32 through other ops than the enumeration's. A sample drawn with
-// another row's noise, or a weight missing a term, changes L_k by far
-// more.
+// for the chunk of k samples (the first layer: one uniform per variable,
+// row r using entries r*N to (r+1)*N, each inverting its variable's
+// cumulative probabilities; the SBN's second layer: a block of Gumbel
+// noise, row r using entries r*N*K to (r+1)*N*K, with Gumbel-max), draws
+// each sample's code from the exact per-variable probabilities of the
+// enumeration (for the SBN h2's given the h1 drawn), and recomputes
+// L_k = log (1/k) sum_i w_i with the enumerated weights. Tolerance 1e-4
+// nats: the bound's decoder runs in float32 through other ops than the
+// enumeration's. Every row drawn with the first row's uniforms, a uniform
+// inverted to the class before the right one, or a weight missing a term,
+// changes L_k by far more. (Rows that trade their uniforms do not: the
+// bound of a VAE is the same for any order of its samples.)
 func TestIWReplaysDraws(t *testing.T) {
 	const k, seed = 40, 11
 	for _, cfg := range []model.Config{tinyCfg, tinySBN} {
@@ -206,23 +210,46 @@ func TestIWReplaysDraws(t *testing.T) {
 			m, codeZ := codes(cfg)
 			nk := cfg.Latent()
 			// draw returns, for each of k rows, the code drawn with that
-			// row's noise from the distribution q over the m codes.
+			// row's uniforms (inversion) or noise (Gumbel-max) from the
+			// distribution q over the m codes.
 			rng := rand.New(rand.NewPCG(seed, seed))
-			draw := func(q func(row, c int) float64) []int {
-				noise := make([]float32, k*nk)
-				gumbel.Sample(noise, rng)
+			draw := func(inversion bool, q func(row, c int) float64) []int {
+				var u []float64
+				var noise []float32
+				if inversion {
+					u = make([]float64, k*cfg.N)
+					for i := range u {
+						u[i] = rng.Float64()
+					}
+				} else {
+					noise = make([]float32, k*nk)
+					gumbel.Sample(noise, rng)
+				}
 				out := make([]int, k)
 				for r := range k {
-					logq := make([]float32, nk) // log of each variable's marginal
+					marg := make([]float64, nk) // each variable's marginal
 					for j := range nk {
-						var s float64
 						for c := range m {
-							s += q(r, c) * float64(codeZ[c*nk+j])
+							marg[j] += q(r, c) * float64(codeZ[c*nk+j])
 						}
-						logq[j] = float32(math.Log(s))
 					}
 					z := make([]float32, nk)
-					gumbel.OneHotSample(z, logq, noise[r*nk:(r+1)*nk], cfg.K)
+					if inversion {
+						for v := range cfg.N {
+							j, cum := 0, marg[v*cfg.K]
+							for cum <= u[r*cfg.N+v] && j < cfg.K-1 {
+								j++
+								cum += marg[v*cfg.K+j]
+							}
+							z[v*cfg.K+j] = 1
+						}
+					} else {
+						logq := make([]float32, nk)
+						for j, v := range marg {
+							logq[j] = float32(math.Log(v))
+						}
+						gumbel.OneHotSample(z, logq, noise[r*nk:(r+1)*nk], cfg.K)
+					}
 					out[r] = -1
 					for c := range m {
 						if slices.Equal(codeZ[c*nk:(c+1)*nk], z) {
@@ -237,7 +264,7 @@ func TestIWReplaysDraws(t *testing.T) {
 			}
 			logw := make([]float64, k)
 			if !cfg.SBN() {
-				c := draw(func(_, c int) float64 { return e.q[c] })
+				c := draw(true, func(_, c int) float64 { return e.q[c] })
 				for r := range k {
 					logw[r] = -e.rec[c[r]] + e.logp[c[r]] - math.Log(e.q[c[r]])
 				}
@@ -248,8 +275,8 @@ func TestIWReplaysDraws(t *testing.T) {
 						q1[c1] += e.q[c1*m+c2]
 					}
 				}
-				h1 := draw(func(_, c int) float64 { return q1[c] })
-				h2 := draw(func(r, c int) float64 { return e.q[h1[r]*m+c] / q1[h1[r]] })
+				h1 := draw(true, func(_, c int) float64 { return q1[c] })
+				h2 := draw(false, func(r, c int) float64 { return e.q[h1[r]*m+c] / q1[h1[r]] })
 				for r := range k {
 					logw[r] = -e.rec[h1[r]*m+h2[r]]
 				}
@@ -257,6 +284,64 @@ func TestIWReplaysDraws(t *testing.T) {
 			want := gumbel.LogSumExp(logw) - math.Log(k)
 			if d := -got.NegBound - want; !(math.Abs(d) <= 1e-4) {
 				t.Errorf("L_%d = %.6f, replayed %.6f", k, -got.NegBound, want)
+			}
+		})
+	}
+}
+
+// TestSampleRowInversion checks the first layer's draw by inversion at
+// the edges the statistical tests cannot reach: the class whose
+// cumulative probability first exceeds u, u = 0 and u just below 1, and
+// classes of probability 0 (exp(-800) underflows to 0), which are never
+// drawn, before, between or after the others. Expected classes by hand
+// from the probabilities of each case.
+func TestSampleRowInversion(t *testing.T) {
+	below1 := math.Nextafter(1, 0)
+	for _, tc := range []struct {
+		name  string
+		probs []float64 // one group's probabilities, in order
+		u     float64   // -1: exactly the first class's cumulative probability
+		want  int
+	}{
+		{"u 0 takes the first class", []float64{0.2, 0.5, 0.3}, 0, 0},
+		{"u inside the second class", []float64{0.2, 0.5, 0.3}, 0.25, 1},
+		{"u at a boundary takes the next class", []float64{0.25, 0.5, 0.25}, -1, 1},
+		{"u just below 1 takes the last class", []float64{0.2, 0.5, 0.3}, below1, 2},
+		{"zero first class is skipped at u 0", []float64{0, 0.4, 0.6}, 0, 1},
+		{"zero middle class is skipped", []float64{0.5, 0, 0.5}, -1, 2},
+		{"zero last class is never drawn", []float64{0.5, 0.5, 0}, below1, 1},
+		{"Bernoulli pair, z = 1", []float64{0.7, 0.3}, 0.69, 0},
+		{"Bernoulli pair, z = 0", []float64{0.7, 0.3}, 0.71, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := len(tc.probs)
+			// Two groups: the first a fixed distribution, to check that the
+			// second reads its own part of cdf and logq.
+			logq := []float64{math.Log(0.5), math.Log(0.5)}
+			if k == 3 {
+				logq = append(logq, -800)
+			}
+			for _, p := range tc.probs {
+				lp := math.Log(p)
+				if p == 0 {
+					lp = -800
+				}
+				logq = append(logq, lp)
+			}
+			cdf := cumulative(logq, k)
+			u := tc.u
+			if u < 0 {
+				u = cdf[k]
+			}
+			z := make([]float32, 2*k)
+			lq, lp := sampleRow(z, []float64{0.75, u}, cdf, logq, logq, k)
+			want := make([]float32, 2*k)
+			want[1], want[k+tc.want] = 1, 1
+			if !slices.Equal(z, want) {
+				t.Errorf("z = %v, want %v", z, want)
+			}
+			if wantLq := logq[1] + logq[k+tc.want]; lq != wantLq || lp != wantLq {
+				t.Errorf("log q = %v, log p = %v; want %v for both", lq, lp, wantLq)
 			}
 		})
 	}
