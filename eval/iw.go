@@ -11,6 +11,7 @@ import (
 
 	"gsvae/data"
 	"gsvae/gumbel"
+	"gsvae/internal/kernels"
 	"gsvae/internal/op"
 	"gsvae/internal/parallel"
 	"gsvae/model"
@@ -36,9 +37,8 @@ const sampleRows = 64
 
 // NegIWBound computes, for every image x of s, a K-sample bound on
 // -log p(x) (or, for the SBN, on -log p(x_lower | x_upper)) with exact
-// one-hot samples drawn with rng: the first layer's by inversion of each
-// variable's distribution (one uniform per variable, see sampleRow), an
-// SBN's second layer by Gumbel-max (gumbel.OneHotSample).
+// one-hot samples drawn with rng by inversion of each variable's
+// distribution, one uniform per variable (see sampleRow and sampleLater).
 //
 // VAE: the importance-weighted bound of Burda et al. (2016) with k samples
 // z_i ~ q(z|x),
@@ -189,9 +189,9 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 	logqz, logpz := make([]float64, chunk), make([]float64, chunk)
 	groups := nk / cfg.K
 	u := make([]float64, chunk*groups)
-	var noise []float32
+	var expl []float32 // a later layer's exp(l_j - max_i l_i), per group
 	if len(iw.later) > 0 {
-		noise = make([]float32, chunk*nk)
+		expl = make([]float32, chunk*nk)
 	}
 	for len(logw) < k {
 		// The first layer: samples of q(z|x) (VAE) or p(h1 | x_upper),
@@ -211,10 +211,9 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 			clear(logqz)
 			clear(logpz)
 		}
-		// Later layers (SBN): samples of p(h_i | h_{i-1}), drawn from the
-		// logits as they are: the Gumbel-max draw argmax_j (l_j + g_j) of
-		// a group does not change when the group's log-normalizer is
-		// subtracted from every l_j, and no log-probability is needed here.
+		// Later layers (SBN): samples of p(h_i | h_{i-1}), whose logits
+		// differ from sample to sample, drawn by inversion too (sampleLater),
+		// from the exponentials of each group's logits less their maximum.
 		for i, pc := range iw.later {
 			if err := pc.run(); err != nil {
 				return 0, err
@@ -224,10 +223,14 @@ func (iw *importance) image(b int, logits []float64, k int, rng *rand.Rand) (flo
 				return 0, fmt.Errorf("eval: %w", err)
 			}
 			z := iw.laterInput(i + 1)
-			gumbel.Sample(noise, rng)
+			for j := range u {
+				u[j] = rng.Float64()
+			}
 			parallel.Rows(chunk, sampleRows, func(lo, hi int) {
+				kernels.GroupShift(expl[lo*nk:hi*nk], li[lo*nk:hi*nk], cfg.K, 1, nil)
+				kernels.ExpNeg32(expl[lo*nk : hi*nk])
 				for r := lo; r < hi; r++ {
-					gumbel.OneHotSample(z[r*nk:(r+1)*nk], li[r*nk:(r+1)*nk], noise[r*nk:(r+1)*nk], cfg.K)
+					sampleLater(z[r*nk:(r+1)*nk], u[r*groups:(r+1)*groups], expl[r*nk:(r+1)*nk], cfg.K)
 				}
 			})
 		}
@@ -297,4 +300,30 @@ func sampleRow(z []float32, u, cdf, logq, logPrior []float64, k int) (lq, lp flo
 		}
 	}
 	return lq, lp
+}
+
+// sampleLater writes into z a one-hot sample of every group of k classes
+// whose unnormalised probabilities e_j = exp(l_j - max_i l_i) are given
+// (float32, relative error about 2e-7: kernels.ExpNeg32), drawn by
+// inversion with one uniform u_g in [0,1) per group: the first class j
+// with u_g sum_i e_i < e_1 + ... + e_j (sums in float64, in the same
+// order, so the last class's partial sum is the whole sum, which u_g < 1
+// keeps above u_g sum_i e_i). A class with e_j = 0 is never drawn: its
+// partial sum is the one before it.
+func sampleLater(z []float32, u []float64, e []float32, k int) {
+	clear(z)
+	for g, ug := range u {
+		eg := e[g*k : (g+1)*k]
+		var sum float64
+		for _, v := range eg {
+			sum += float64(v)
+		}
+		t, cum, j := ug*sum, 0.0, 0
+		for ; j < k-1; j++ {
+			if cum += float64(eg[j]); t < cum {
+				break
+			}
+		}
+		z[g*k+j] = 1
+	}
 }

@@ -184,12 +184,11 @@ func TestNegIWBoundProgress(t *testing.T) {
 
 // TestIWReplaysDraws checks NegIWBound draw by draw on one image of the
 // tiny categorical VAE and SBN: the test replays the same random stream
-// for the chunk of k samples (the first layer: one uniform per variable,
-// row r using entries r*N to (r+1)*N, each inverting its variable's
-// cumulative probabilities; the SBN's second layer: a block of Gumbel
-// noise, row r using entries r*N*K to (r+1)*N*K, with Gumbel-max), draws
-// each sample's code from the exact per-variable probabilities of the
-// enumeration (for the SBN h2's given the h1 drawn), and recomputes
+// for the chunk of k samples (per layer, one uniform per variable, row r
+// using entries r*N to (r+1)*N, each inverting its variable's cumulative
+// probabilities), draws each sample's code from the exact per-variable
+// probabilities of the enumeration (for the SBN h2's given the h1 drawn),
+// and recomputes
 // L_k = log (1/k) sum_i w_i with the enumerated weights. Tolerance 1e-4
 // nats: the bound's decoder runs in float32 through other ops than the
 // enumeration's. Every row drawn with the first row's uniforms, a uniform
@@ -210,20 +209,13 @@ func TestIWReplaysDraws(t *testing.T) {
 			m, codeZ := codes(cfg)
 			nk := cfg.Latent()
 			// draw returns, for each of k rows, the code drawn with that
-			// row's uniforms (inversion) or noise (Gumbel-max) from the
+			// row's uniforms, one per variable, by inversion of the
 			// distribution q over the m codes.
 			rng := rand.New(rand.NewPCG(seed, seed))
-			draw := func(inversion bool, q func(row, c int) float64) []int {
-				var u []float64
-				var noise []float32
-				if inversion {
-					u = make([]float64, k*cfg.N)
-					for i := range u {
-						u[i] = rng.Float64()
-					}
-				} else {
-					noise = make([]float32, k*nk)
-					gumbel.Sample(noise, rng)
+			draw := func(q func(row, c int) float64) []int {
+				u := make([]float64, k*cfg.N)
+				for i := range u {
+					u[i] = rng.Float64()
 				}
 				out := make([]int, k)
 				for r := range k {
@@ -234,21 +226,13 @@ func TestIWReplaysDraws(t *testing.T) {
 						}
 					}
 					z := make([]float32, nk)
-					if inversion {
-						for v := range cfg.N {
-							j, cum := 0, marg[v*cfg.K]
-							for cum <= u[r*cfg.N+v] && j < cfg.K-1 {
-								j++
-								cum += marg[v*cfg.K+j]
-							}
-							z[v*cfg.K+j] = 1
+					for v := range cfg.N {
+						j, cum := 0, marg[v*cfg.K]
+						for cum <= u[r*cfg.N+v] && j < cfg.K-1 {
+							j++
+							cum += marg[v*cfg.K+j]
 						}
-					} else {
-						logq := make([]float32, nk)
-						for j, v := range marg {
-							logq[j] = float32(math.Log(v))
-						}
-						gumbel.OneHotSample(z, logq, noise[r*nk:(r+1)*nk], cfg.K)
+						z[v*cfg.K+j] = 1
 					}
 					out[r] = -1
 					for c := range m {
@@ -264,7 +248,7 @@ func TestIWReplaysDraws(t *testing.T) {
 			}
 			logw := make([]float64, k)
 			if !cfg.SBN() {
-				c := draw(true, func(_, c int) float64 { return e.q[c] })
+				c := draw(func(_, c int) float64 { return e.q[c] })
 				for r := range k {
 					logw[r] = -e.rec[c[r]] + e.logp[c[r]] - math.Log(e.q[c[r]])
 				}
@@ -275,8 +259,8 @@ func TestIWReplaysDraws(t *testing.T) {
 						q1[c1] += e.q[c1*m+c2]
 					}
 				}
-				h1 := draw(true, func(_, c int) float64 { return q1[c] })
-				h2 := draw(false, func(r, c int) float64 { return e.q[h1[r]*m+c] / q1[h1[r]] })
+				h1 := draw(func(_, c int) float64 { return q1[c] })
+				h2 := draw(func(r, c int) float64 { return e.q[h1[r]*m+c] / q1[h1[r]] })
 				for r := range k {
 					logw[r] = -e.rec[h1[r]*m+h2[r]]
 				}
@@ -342,6 +326,47 @@ func TestSampleRowInversion(t *testing.T) {
 			}
 			if wantLq := logq[1] + logq[k+tc.want]; lq != wantLq || lp != wantLq {
 				t.Errorf("log q = %v, log p = %v; want %v for both", lq, lp, wantLq)
+			}
+		})
+	}
+}
+
+// TestSampleLaterInversion checks the SBN's later-layer draw by inversion
+// from unnormalised probabilities e_j at the same edges as
+// TestSampleRowInversion: u = 0, u inside a class, u just below 1, and
+// classes with e_j = 0 (never drawn, even when u sum rounds up to the
+// sum). Expected classes by hand from the cumulative sums of each case.
+func TestSampleLaterInversion(t *testing.T) {
+	below1 := math.Nextafter(1, 0)
+	for _, tc := range []struct {
+		name string
+		e    []float32 // one group's exp(l_j - max l)
+		u    float64
+		want int
+	}{
+		{"u 0 takes the first class", []float32{0.5, 1, 0.25}, 0, 0},
+		{"u inside the second class", []float32{0.5, 1, 0.5}, 0.3, 1},
+		{"u inside the last class", []float32{0.5, 1, 0.5}, 0.8, 2},
+		{"u just below 1 takes the last class", []float32{0.5, 1, 0.5}, below1, 2},
+		{"zero first class is skipped at u 0", []float32{0, 1, 1}, 0, 1},
+		{"zero middle class is skipped", []float32{1, 0, 1}, 0.5, 2},
+		{"zero last class is never drawn", []float32{1, 1, 0}, below1, 1},
+		{"Bernoulli pair, z = 1", []float32{1, 0.25}, 0.79, 0},
+		{"Bernoulli pair, z = 0", []float32{1, 0.25}, 0.81, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := len(tc.e)
+			// Two groups: the first a fixed distribution, to check that the
+			// second reads its own part of e.
+			e := make([]float32, k)
+			e[0], e[1] = 1, 1
+			e = append(e, tc.e...)
+			z := make([]float32, 2*k)
+			sampleLater(z, []float64{0.75, tc.u}, e, k)
+			want := make([]float32, 2*k)
+			want[1], want[k+tc.want] = 1, 1
+			if !slices.Equal(z, want) {
+				t.Errorf("z = %v, want %v", z, want)
 			}
 		})
 	}
