@@ -13,11 +13,34 @@ import "math"
 // with the same bits as the Go loop: the maximum is exact and the shifts
 // round as it does.
 func GroupShift(y, x []float32, k int, scale float64, m []float64) {
+	if k == 2 {
+		shiftPairs(y, x, scale, m)
+		return
+	}
 	if HasAVX2FMA && k >= 1 {
 		shiftAVX2(y, x, k, scale, m)
 		return
 	}
 	shiftGo(y, x, k, scale, m)
+}
+
+// shiftPairs is shiftGo for k = 2, the pairs (l, 0) of Bernoulli latents:
+// a loop without the inner loops over the group, which the generic code
+// (Go or AVX2, whose eight-wide maximum does not fit a pair) spends most
+// of its time entering and leaving; with the same arithmetic, so the same
+// bits. Go's max is NaN when either argument is, as shiftGo's is.
+func shiftPairs(y, x []float32, scale float64, m []float64) {
+	n := len(x) &^ 1
+	x, y = x[:n], y[:n]
+	for g := 0; g < n; g += 2 {
+		a, b := x[g], x[g+1]
+		mg := float64(max(a, b)) * scale
+		if m != nil {
+			m[g/2] = mg
+		}
+		y[g] = float32(mg - float64(a)*scale)
+		y[g+1] = float32(mg - float64(b)*scale)
+	}
 }
 
 // shiftGo is GroupShift in Go. x -> float64(x) * scale is monotone for
