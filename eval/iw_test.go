@@ -188,13 +188,13 @@ func TestNegIWBoundProgress(t *testing.T) {
 // using entries r*N to (r+1)*N, each inverting its variable's cumulative
 // probabilities), draws each sample's code from the exact per-variable
 // probabilities of the enumeration (for the SBN h2's given the h1 drawn),
-// and recomputes
-// L_k = log (1/k) sum_i w_i with the enumerated weights. Tolerance 1e-4
-// nats: the bound's decoder runs in float32 through other ops than the
-// enumeration's. Every row drawn with the first row's uniforms, a uniform
-// inverted to the class before the right one, or a weight missing a term,
-// changes L_k by far more. (Rows that trade their uniforms do not: the
-// bound of a VAE is the same for any order of its samples.)
+// and recomputes L_k = log (1/k) sum_i w_i with the enumerated weights.
+// Tolerance 1e-4 nats: the bound's decoder runs in float32 through other
+// ops than the enumeration's. Every row drawn with the first row's
+// uniforms, a uniform inverted to the class before the right one, or a
+// weight missing a term, changes L_k by far more. (Rows that trade their
+// uniforms do not: the bound of a VAE is the same for any order of its
+// samples.)
 func TestIWReplaysDraws(t *testing.T) {
 	const k, seed = 40, 11
 	for _, cfg := range []model.Config{tinyCfg, tinySBN} {
