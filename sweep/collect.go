@@ -26,6 +26,10 @@ type Report struct {
 	Results []Result // one per cell, in index order
 	Choices []Choice // one per row and estimator, in grid order
 	Missing []Result // cells unfinished or unreadable, in index order
+	// Unbounded lists the chosen cells that hold the -ELBO alone, not the
+	// bound of their k samples (see Runner.Run): running them again
+	// evaluates it.
+	Unbounded []Result
 }
 
 // Collect reads the results of g under the root results and chooses, per
@@ -57,8 +61,18 @@ func Collect(results string, g Grid) Report {
 			ch.Best = r
 		}
 	}
+	for _, ch := range rep.Choices {
+		if ch.Best != nil && !ch.Best.Bounded() {
+			rep.Unbounded = append(rep.Unbounded, *ch.Best)
+		}
+	}
 	return rep
 }
+
+// Bounded reports whether a finished cell's evaluation has the cell's k
+// importance samples, not one alone (the -ELBO of a cell beaten on
+// validation when it finished).
+func (r Result) Bounded() bool { return r.Test.IWK >= r.Cell.IWK() }
 
 // rows returns the rows of the report in grid order, and the estimators
 // that occur, in the order of Estimators (others after them).
@@ -110,7 +124,8 @@ func (rep Report) Markdown(w io.Writer, run []string) error {
 	b.WriteString("Each entry is our test bound -L_k (importance-weighted, k samples per image) ± its standard error over the\n" +
 		"test images, for the cell chosen on validation; then, in brackets, the paper's Table 1 number; then the setting\n" +
 		"chosen. Per row and estimator the cell chosen is the one whose lowest validation -ELBO (discrete samples, after\n" +
-		"any epoch) is lowest; its best-validation checkpoint (early stopping) is the one evaluated.\n")
+		"any epoch) is lowest; its best-validation checkpoint (early stopping) is the one evaluated. A cell that a finished\n" +
+		"cell of its row and estimator beat on validation when it finished has its test -ELBO alone (k = 1), not the bound.\n")
 	if e, bs := sameFlag(g, "epochs"), sameFlag(g, "batch"); e != "" && bs != "" {
 		fmt.Fprintf(&b, "Every cell trains %s epochs of batch %s", e, bs)
 		if e == "100" && bs == "100" {
@@ -148,6 +163,10 @@ func (rep Report) Markdown(w io.Writer, run []string) error {
 				fmt.Fprintf(&b, " missing (%s) |", paper)
 				continue
 			}
+			if !ch.Best.Bounded() {
+				fmt.Fprintf(&b, " bound not evaluated (%s)<br>cell %d |", paper, ch.Best.Cell.Index)
+				continue
+			}
 			t := ch.Best.Test
 			fmt.Fprintf(&b, " %.1f ± %.2f (%s)", t.NegIWBound, t.NegIWBoundSE, paper)
 			if ch.Finished < ch.Total {
@@ -166,6 +185,16 @@ func (rep Report) Markdown(w io.Writer, run []string) error {
 	}
 	if k := iwK(rep); k != "" {
 		fmt.Fprintf(&b, "\nk = %s.\n", k)
+	}
+	if len(rep.Unbounded) > 0 {
+		var idx []string
+		for _, r := range rep.Unbounded {
+			idx = append(idx, strconv.Itoa(r.Cell.Index))
+		}
+		fmt.Fprintf(&b, "\n## Choices without their bound\n\n"+
+			"%d chosen cells hold the -ELBO alone: they finished while another cell beat them on validation, and that\n"+
+			"cell's folder has gone since. Running them again evaluates their bound (from their checkpoints):\n\n"+
+			"    printf '%%s\\n' %s | xargs -P 1 -I{} %s -index {}\n", len(rep.Unbounded), strings.Join(idx, " "), ShellJoin(run))
 	}
 	if len(rep.Missing) == 0 {
 		b.WriteString("\nNo cell is missing.\n")
@@ -208,7 +237,7 @@ func iwK(rep Report) string {
 	ks := map[int]bool{}
 	var list []string
 	for _, ch := range rep.Choices {
-		if ch.Best != nil && !ks[ch.Best.Test.IWK] {
+		if ch.Best != nil && ch.Best.Bounded() && !ks[ch.Best.Test.IWK] {
 			ks[ch.Best.Test.IWK] = true
 			list = append(list, strconv.Itoa(ch.Best.Test.IWK))
 		}
@@ -251,7 +280,9 @@ var csvHeader = []string{
 }
 
 // CSV writes one line per chosen cell with its setting and every number.
-// The paper column is empty where the paper has no number.
+// The paper column is empty where the paper has no number; iw_k is 1 for a
+// cell without its bound (Report.Unbounded), whose bound columns are then
+// the -ELBO's.
 func (rep Report) CSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {

@@ -54,7 +54,7 @@ func (rep Report) Figure(path string) error {
 		var pts errPoints
 		var shapes []draw.GlyphDrawer
 		for _, ch := range rep.Choices {
-			if ch.Estimator != e || ch.Best == nil || !ch.HasPaper {
+			if ch.Estimator != e || ch.Best == nil || !ch.Best.Bounded() || !ch.HasPaper {
 				continue
 			}
 			t := ch.Best.Test

@@ -63,11 +63,31 @@ func (c Cell) ResumeArgs(runDir string) []string {
 }
 
 // EvalArgs returns the arguments of eval that evaluate the best checkpoint
-// of the run in runDir into runDir/eval.json.
-func (c Cell) EvalArgs(runDir string) []string {
+// of the run in runDir into runDir/eval.json: the cell's evaluation.
+func (c Cell) EvalArgs(runDir string) []string { return c.evalArgs(runDir, c.IWK()) }
+
+// ELBOArgs returns EvalArgs with one importance sample instead of IWK: the
+// test -ELBO (and -L_1, the same bound) alone, in about a thousandth of
+// the time, for a cell whose bound is not needed (see Runner.EvalAll).
+func (c Cell) ELBOArgs(runDir string) []string { return c.evalArgs(runDir, 1) }
+
+func (c Cell) evalArgs(runDir string, k int) []string {
 	args := []string{"bound", "-ckpt", filepath.Join(runDir, BestFile)}
-	args = append(args, c.Eval...)
+	for i := 0; i < len(c.Eval); i++ {
+		args = append(args, c.Eval[i])
+		if c.Eval[i] == "-iw" && i+1 < len(c.Eval) {
+			args = append(args, strconv.Itoa(k))
+			i++
+		}
+	}
 	return append(args, "-out", filepath.Join(runDir, EvalFile))
+}
+
+// IWK returns the value of the cell's -iw flag: the importance samples
+// per test image of its bound.
+func (c Cell) IWK() int {
+	k, _ := strconv.Atoi(flagValue(c.Eval, "iw"))
+	return k
 }
 
 // Epochs returns the value of the cell's -epochs flag.
@@ -98,8 +118,9 @@ var safeName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 
 // NewGrid returns the grid of the given cells, numbered in order. It
 // checks that the names are filesystem-safe and unique, that every cell
-// sets a positive -epochs and none sets -out, -resume or -ckpt itself (the
-// sweep chooses the folders), and that every row and estimator is named.
+// sets a positive -epochs and -iw and none sets -out, -resume or -ckpt
+// itself (the sweep chooses the folders), and that every row and
+// estimator is named.
 func NewGrid(name, doc string, cells []Cell) (Grid, error) {
 	if !safeName.MatchString(name) {
 		return Grid{}, fmt.Errorf("sweep: grid name %q: want lower-case letters, digits, dots and hyphens", name)
@@ -128,6 +149,9 @@ func NewGrid(name, doc string, cells []Cell) (Grid, error) {
 			if slices.Contains(c.Train, f) {
 				errs = append(errs, fmt.Errorf("cell %d %s: train flags must not set %s", i, c.Name, f))
 			}
+		}
+		if c.IWK() < 1 {
+			errs = append(errs, fmt.Errorf("cell %d %s: eval flags need -iw with a positive value", i, c.Name))
 		}
 		for _, f := range []string{"-ckpt", "-out"} {
 			if slices.Contains(c.Eval, f) {

@@ -151,6 +151,9 @@ func TestGridFlags(t *testing.T) {
 			if got, want := strings.Join(c.EvalArgs("R"), " "), "bound -ckpt R/best.ckpt -split test -iw 1000 -seed 1 -out R/eval.json"; got != want {
 				t.Errorf("%s: eval %s, want %s", c.Name, got, want)
 			}
+			if got, want := strings.Join(c.ELBOArgs("R"), " "), "bound -ckpt R/best.ckpt -split test -iw 1 -seed 1 -out R/eval.json"; got != want {
+				t.Errorf("%s: -ELBO only: eval %s, want %s", c.Name, got, want)
+			}
 		}
 	}
 }
@@ -194,7 +197,7 @@ func TestGridSettings(t *testing.T) {
 // TestNewGridRefuses checks NewGrid's refusals: duplicate and unsafe
 // names, a missing -epochs, and flags the sweep sets itself.
 func TestNewGridRefuses(t *testing.T) {
-	ok := Cell{Name: "a", Row: Row{"vae", "tiny", "categorical"}, Estimator: "gs", Train: []string{"-epochs", "1"}}
+	ok := Cell{Name: "a", Row: Row{"vae", "tiny", "categorical"}, Estimator: "gs", Train: []string{"-epochs", "1"}, Eval: []string{"-iw", "2"}}
 	with := func(f func(*Cell)) Cell { c := ok; f(&c); return c }
 	for _, tt := range []struct {
 		name  string
@@ -207,7 +210,9 @@ func TestNewGridRefuses(t *testing.T) {
 		{"dot first", []Cell{with(func(c *Cell) { c.Name = ".a" })}, "lower-case"},
 		{"no epochs", []Cell{with(func(c *Cell) { c.Train = nil })}, "-epochs"},
 		{"out", []Cell{with(func(c *Cell) { c.Train = []string{"-epochs", "1", "-out", "x"} })}, "must not set -out"},
-		{"ckpt", []Cell{with(func(c *Cell) { c.Eval = []string{"-ckpt", "x"} })}, "must not set -ckpt"},
+		{"ckpt", []Cell{with(func(c *Cell) { c.Eval = []string{"-iw", "2", "-ckpt", "x"} })}, "must not set -ckpt"},
+		{"no iw", []Cell{with(func(c *Cell) { c.Eval = []string{"-split", "test"} })}, "-iw"},
+		{"iw 0", []Cell{with(func(c *Cell) { c.Eval = []string{"-iw", "0"} })}, "-iw"},
 		{"no row", []Cell{with(func(c *Cell) { c.Row = Row{} })}, "incomplete"},
 	} {
 		if _, err := NewGrid("t", "", tt.cells); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -26,6 +26,15 @@ type Runner struct {
 	Results string    // root of the result folders: Results/GRID/NAME
 	Stdout  io.Writer // the children's stdout, line by line, and the runner's lines
 	Stderr  io.Writer // the children's stderr, line by line
+
+	// EvalAll evaluates every cell with its k importance samples. Without
+	// it, a cell that a finished cell of its row and estimator beats on
+	// validation gets its test -ELBO only (k = 1, about a thousandth of
+	// the time): Collect reports the bound of the validation's choice
+	// alone, so the beaten cell's bound would never be read, and on the
+	// paper grid's small networks that bound takes a third of a cell's
+	// time. The choice never lands on a cell evaluated so (see Run).
+	EvalAll bool
 }
 
 // Record is the content of cell.json in a cell's result folder.
@@ -41,8 +50,10 @@ type Record struct {
 	// (which a resumed run continues) and the evaluation.
 	Train []string `json:"train"`
 	Eval  []string `json:"eval"`
-	// Ran lists the command lines this invocation of the sweep ran, in
-	// order: train, or train -resume if it continued a run, then eval.
+	// Ran lists the command lines that ran, in order: train, or train
+	// -resume if it continued a run, then eval (with -iw 1 for the -ELBO
+	// alone; a later eval with the cell's k if the cell became its row's
+	// and estimator's choice).
 	Ran [][]string `json:"ran"`
 
 	// Revisions holds the version control revision of each binary,
@@ -62,19 +73,48 @@ type Record struct {
 	Env  map[string]string `json:"env,omitempty"`
 }
 
-// Run trains and evaluates cell c, then publishes its result folder. A
-// finished cell (its done marker exists) is skipped, saying so; a run
-// folder holding a checkpoint is resumed. It returns an error wrapping
-// context.Canceled when ctx is cancelled or a child was interrupted (its
-// position is saved: run it again to resume), and one naming the cell and
-// the command line when a child fails.
-func (r Runner) Run(ctx context.Context, c Cell) error {
+// Run trains and evaluates cell i of g, then publishes its result folder.
+// A run folder holding a checkpoint is resumed. Unless EvalAll is set, the
+// evaluation has one sample (the test -ELBO) when a finished cell of the
+// same row and estimator has a lower best validation -ELBO (or an equal
+// one and a lower index, as Collect breaks ties), and the cell's k
+// samples otherwise.
+//
+// A finished cell (its done marker exists) is skipped, saying so, unless
+// it holds the -ELBO alone and no finished cell beats it any more (its
+// rival's folder was removed, say): then its best checkpoint is evaluated
+// with k samples and the folder published again. So the cell Collect
+// chooses always has its bound once every cell that beat another on
+// validation was run after it, or run again; Collect lists any that has
+// not.
+//
+// It returns an error wrapping context.Canceled when ctx is cancelled or a
+// child was interrupted (its position is saved: run it again to resume),
+// and one naming the cell and the command line when a child fails.
+func (r Runner) Run(ctx context.Context, g Grid, i int) error {
+	c := g.Cells[i]
 	resDir, runDir := c.ResultDir(r.Results), c.RunDir(r.Runs)
-	if _, err := os.Stat(filepath.Join(resDir, DoneFile)); err == nil {
-		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: finished (%s exists): skipped\n", c.Index, c.Name, filepath.Join(resDir, DoneFile))
-		return nil
-	}
 	trainExe, evalExe := filepath.Join(r.Bin, "train"), filepath.Join(r.Bin, "eval")
+	rec := Record{
+		Grid: c.Grid, Index: c.Index, Name: c.Name, Row: c.Row, Estimator: c.Estimator, Setting: c.Setting,
+		Train: append([]string{trainExe}, c.TrainArgs(runDir)...),
+		Eval:  append([]string{evalExe}, c.EvalArgs(runDir)...),
+	}
+	owed := false // finished with the -ELBO alone, and now the choice
+	if _, err := os.Stat(filepath.Join(resDir, DoneFile)); err == nil {
+		res := readCell(resDir, c)
+		if res.Err != nil || res.Test.IWK >= c.IWK() || beaten(r.Results, g, c, res.BestValid) != nil {
+			fmt.Fprintf(r.Stdout, "sweep: cell %d %s: finished (%s exists): skipped\n", c.Index, c.Name, filepath.Join(resDir, DoneFile))
+			return nil
+		}
+		owed, rec = true, res.Record
+		rec.Eval = append([]string{evalExe}, c.EvalArgs(runDir)...)
+		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: finished with the -ELBO alone (k = %d), but no finished cell of %s %s beats it on validation now: evaluating its bound (k = %d)\n",
+			c.Index, c.Name, res.Test.IWK, c.Row, c.Estimator, c.IWK())
+		if _, err := os.Stat(filepath.Join(runDir, BestFile)); err != nil {
+			return fmt.Errorf("cell %d %s: its bound is owed, but its checkpoint is not here (%w): run it where %s is, or remove %s to train it again", c.Index, c.Name, err, runDir, resDir)
+		}
+	}
 	for _, exe := range []string{trainExe, evalExe} {
 		if fi, err := os.Stat(exe); err != nil || fi.IsDir() {
 			return fmt.Errorf("cell %d %s: no executable %s (build it with make build, or pass -bin DIR)", c.Index, c.Name, exe)
@@ -83,45 +123,34 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 	if err := os.MkdirAll(filepath.Dir(runDir), 0o755); err != nil {
 		return fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
 	}
-	rec := Record{
-		Grid: c.Grid, Index: c.Index, Name: c.Name, Row: c.Row, Estimator: c.Estimator, Setting: c.Setting,
-		Train: append([]string{trainExe}, c.TrainArgs(runDir)...),
-		Eval:  append([]string{evalExe}, c.EvalArgs(runDir)...),
-	}
 	// The binaries' revisions are read before they run: a binary replaced
 	// while the cell runs must not be credited with it.
-	rec.Revisions = map[string]string{"sweep": ownRevision(), "train": revision(trainExe), "eval": revision(evalExe)}
-	trainCmd, what := rec.Train, "training"
-	if _, err := os.Stat(filepath.Join(runDir, ModelFile)); err == nil {
-		trainCmd, what = append([]string{trainExe}, c.ResumeArgs(runDir)...), "resuming"
+	if rec.Revisions == nil {
+		rec.Revisions = map[string]string{}
 	}
-	steps := []struct {
-		what    string
-		argv    []string
-		seconds *float64
-	}{
-		{what, trainCmd, &rec.TrainSeconds},
-		{"evaluating", rec.Eval, &rec.EvalSeconds},
-	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("cell %d %s: interrupted before %s: %w", c.Index, c.Name, s.what, err)
+	rec.Revisions["sweep"], rec.Revisions["eval"] = ownRevision(), revision(evalExe)
+	if !owed {
+		rec.Revisions["train"] = revision(trainExe)
+		argv, what := rec.Train, "training"
+		if _, err := os.Stat(filepath.Join(runDir, ModelFile)); err == nil {
+			argv, what = append([]string{trainExe}, c.ResumeArgs(runDir)...), "resuming"
 		}
-		if s.what == "evaluating" && evaluated(runDir) {
-			fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s is newer than %s: evaluation kept\n", c.Index, c.Name, filepath.Join(runDir, EvalFile), filepath.Join(runDir, BestFile))
-			continue
-		}
-		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s: %s\n", c.Index, c.Name, s.what, ShellJoin(s.argv))
-		start := time.Now()
-		err := r.child(ctx, c, s.argv)
-		*s.seconds = time.Since(start).Seconds()
-		rec.Ran = append(rec.Ran, s.argv)
-		if err != nil {
+		if err := r.step(ctx, c, what, argv, &rec, &rec.TrainSeconds); err != nil {
 			return err
 		}
 	}
+	argv, k, err := r.evaluation(g, c, runDir, rec.Eval)
+	if err != nil {
+		return err
+	}
+	if evaluated(runDir, k) {
+		fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s is newer than %s: evaluation kept\n", c.Index, c.Name, filepath.Join(runDir, EvalFile), filepath.Join(runDir, BestFile))
+	} else if err := r.step(ctx, c, "evaluating", argv, &rec, &rec.EvalSeconds); err != nil {
+		return err
+	}
 	rec.Host, _ = os.Hostname() // "" if the kernel will not say
 	rec.CPUs = runtime.NumCPU()
+	rec.Env = nil
 	for _, k := range []string{"GOMAXPROCS", "GSVAE_GEMM", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS"} {
 		if v, ok := os.LookupEnv(k); ok {
 			if rec.Env == nil {
@@ -134,17 +163,85 @@ func (r Runner) Run(ctx context.Context, c Cell) error {
 	if err := publish(c, runDir, resDir, rec); err != nil {
 		return fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
 	}
-	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: done: %s (train %.0f s, eval %.0f s)\n", c.Index, c.Name, resDir, rec.TrainSeconds, rec.EvalSeconds)
+	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: done: %s (train %.0f s, eval %.0f s, k = %d)\n", c.Index, c.Name, resDir, rec.TrainSeconds, rec.EvalSeconds, k)
 	return nil
 }
 
-// evaluated reports whether the run folder holds an evaluation written
-// after its best checkpoint: an earlier run of the cell finished
-// evaluating and was stopped before it published.
-func evaluated(runDir string) bool {
+// step runs one child, after checking ctx, and records its command line
+// and its wall-clock seconds.
+func (r Runner) step(ctx context.Context, c Cell, what string, argv []string, rec *Record, seconds *float64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("cell %d %s: interrupted before %s: %w", c.Index, c.Name, what, err)
+	}
+	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: %s: %s\n", c.Index, c.Name, what, ShellJoin(argv))
+	start := time.Now()
+	err := r.child(ctx, c, argv)
+	*seconds = time.Since(start).Seconds()
+	rec.Ran = append(rec.Ran, argv)
+	return err
+}
+
+// evaluation returns the command line of the trained cell's evaluation and
+// its number of samples: full, the cell's (k = IWK), or with one sample
+// when a finished cell beats it on validation and EvalAll is not set.
+func (r Runner) evaluation(g Grid, c Cell, runDir string, full []string) ([]string, int, error) {
+	if r.EvalAll {
+		return full, c.IWK(), nil
+	}
+	path := filepath.Join(runDir, MetricsFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
+	}
+	defer f.Close()
+	best, _, _, err := bestValid(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cell %d %s: %s: %w", c.Index, c.Name, path, err)
+	}
+	rival := beaten(r.Results, g, c, best)
+	if rival == nil {
+		return full, c.IWK(), nil
+	}
+	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: best validation -ELBO %.2f; finished cell %d %s has %.2f: its bound would not be reported, so the -ELBO alone (k = 1; sweep run -eval-all evaluates every cell)\n",
+		c.Index, c.Name, best, rival.Cell.Index, rival.Cell.Name, rival.BestValid)
+	return append([]string{full[0]}, c.ELBOArgs(runDir)...), 1, nil
+}
+
+// beaten returns, among the finished cells of c's row and estimator in
+// results, the one with the lowest best validation -ELBO if Collect would
+// choose it over a cell whose best is best: it is lower, or equal with a
+// lower index (Collect keeps the first of a tie). It returns nil if there
+// is none. Unreadable cells do not count.
+func beaten(results string, g Grid, c Cell, best float64) *Result {
+	var win *Result
+	for _, o := range g.Cells {
+		if o.Index == c.Index || o.Row != c.Row || o.Estimator != c.Estimator {
+			continue
+		}
+		res := readCell(o.ResultDir(results), o)
+		if !res.Finished || res.Err != nil {
+			continue
+		}
+		if res.BestValid < best || res.BestValid == best && o.Index < c.Index {
+			if win == nil || res.BestValid < win.BestValid {
+				win = &res
+			}
+		}
+	}
+	return win
+}
+
+// evaluated reports whether the run folder holds an evaluation with at
+// least k samples written after its best checkpoint: an earlier run of
+// the cell finished evaluating and was stopped before it published.
+func evaluated(runDir string, k int) bool {
 	e, err1 := os.Stat(filepath.Join(runDir, EvalFile))
 	b, err2 := os.Stat(filepath.Join(runDir, BestFile))
-	return err1 == nil && err2 == nil && e.ModTime().After(b.ModTime())
+	if err1 != nil || err2 != nil || !e.ModTime().After(b.ModTime()) {
+		return false
+	}
+	var rep EvalReport
+	return readJSON(filepath.Join(runDir, EvalFile), &rep) == nil && rep.IWK >= k
 }
 
 // child runs argv with its output passed through line by line. When ctx

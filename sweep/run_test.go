@@ -81,8 +81,14 @@ func TestBestValid(t *testing.T) {
 }
 
 // fakeResult writes a finished result folder for c as publish would, with
-// the given validation curve and test bound.
+// the given validation curve and test bound of k = 1000 samples.
 func fakeResult(t *testing.T, results string, c Cell, valid []float64, bound float64) {
+	t.Helper()
+	fakeResultK(t, results, c, valid, bound, 1000)
+}
+
+// fakeResultK is fakeResult with a bound of k samples.
+func fakeResultK(t *testing.T, results string, c Cell, valid []float64, bound float64, k int) {
 	t.Helper()
 	run := filepath.Join(t.TempDir(), c.Name)
 	if err := os.MkdirAll(run, 0o755); err != nil {
@@ -92,7 +98,7 @@ func fakeResult(t *testing.T, results string, c Cell, valid []float64, bound flo
 	for i, v := range valid {
 		fmt.Fprintf(&m, `{"epoch":%d,"valid_neg_elbo":%g}`+"\n", i+1, v)
 	}
-	ev, _ := json.Marshal(EvalReport{Epoch: 1, Split: "test", N: 10000, IWK: 1000, NegIWBound: bound, NegIWBoundSE: 0.3})
+	ev, _ := json.Marshal(EvalReport{Epoch: 1, Split: "test", N: 10000, IWK: k, NegIWBound: bound, NegIWBoundSE: 0.3})
 	for name, text := range map[string]string{ConfigFile: "{}\n", MetricsFile: m.String(), EvalFile: string(ev)} {
 		if err := os.WriteFile(filepath.Join(run, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ const usage = `sweep: run the grids that reproduce Table 1 of Jang, Gu & Poole (
 
 Usage:
   sweep list -grid G [-json | -indices | -count] [-runs DIR]
-  sweep run -grid G [-index I] [-runs DIR] [-results DIR] [-bin DIR]
+  sweep run -grid G [-index I] [-runs DIR] [-results DIR] [-bin DIR] [-eval-all]
   sweep collect -grid G [-results DIR] [-out DIR]
 
 Grids: notebook (the authors' notebook protocol, 48 cells) and paper (the
@@ -40,9 +40,14 @@ the cell's index. The index is -index, else $SLURM_ARRAY_TASK_ID (Slurm
 job array), else $JOB_COMPLETION_INDEX (Kubernetes Indexed Job). The run
 folder is RUNS/GRID/NAME: a fresh train, or train -resume when it holds a
 checkpoint. Then eval bound evaluates its best-validation checkpoint on the
-test set, and the small files (config.json, metrics.jsonl, eval.json,
-cell.json) go to RESULTS/GRID/NAME, written into a temporary folder with a
-done marker last and renamed. A cell whose done marker exists is skipped.
+test set: the importance-weighted bound with k samples (-iw of the cell's
+eval line), or, when a finished cell of the same row and estimator has a
+lower validation -ELBO (collect will not choose this one), the -ELBO alone
+(-iw 1), unless -eval-all. The small files (config.json, metrics.jsonl,
+eval.json, cell.json) go to RESULTS/GRID/NAME, written into a temporary
+folder with a done marker last and renamed. A cell whose done marker exists
+is skipped, unless it has the -ELBO alone and no finished cell beats it
+any more: then its bound is evaluated and the folder written again.
 SIGTERM or SIGINT is passed on to the running child (train saves its
 position) and run exits with status 130; running it again resumes.
 
@@ -225,6 +230,7 @@ func (e env) runCell(ctx context.Context, args []string, stdout, stderr io.Write
 	runs := fs.String("runs", defaultRuns, "root `folder` of the run folders RUNS/GRID/NAME (checkpoints; resumed from)")
 	results := fs.String("results", defaultResults, "root `folder` of the result folders RESULTS/GRID/NAME (small files, done marker)")
 	bin := fs.String("bin", "", "`folder` holding the train and eval executables (default: the folder of this sweep executable)")
+	evalAll := fs.Bool("eval-all", false, "evaluate every cell with its k importance samples, also those that a finished cell of their row and estimator beats on validation (default: the -ELBO alone for those)")
 	if err := cli.Parse(fs, args, usage, stdout); err != nil {
 		return err
 	}
@@ -248,8 +254,8 @@ func (e env) runCell(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	c := g.Cells[i]
 	fmt.Fprintf(stdout, "sweep: grid %s, cell %d of %d (index from %s): %s\n", g.Name, c.Index, len(g.Cells), src, c.Name)
-	r := sweep.Runner{Bin: *bin, Runs: *runs, Results: *results, Stdout: stdout, Stderr: stderr}
-	return r.Run(ctx, c)
+	r := sweep.Runner{Bin: *bin, Runs: *runs, Results: *results, EvalAll: *evalAll, Stdout: stdout, Stderr: stderr}
+	return r.Run(ctx, g, i)
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

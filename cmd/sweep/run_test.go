@@ -451,12 +451,23 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The gs cell chosen is the one with the lower validation -ELBO.
+		// Cell 0 finished first, so it has its bound (k = 2); cell 1 has
+		// it too only if it beat cell 0 on validation, else its -ELBO
+		// alone (k = 1).
 		best, bestName := 0.0, ""
+		res := sweep.Read(f.results, g)
 		for _, i := range []int{0, 1} {
-			res := sweep.Read(f.results, g)[i]
-			if bestName == "" || res.BestValid < best {
-				best, bestName = res.BestValid, g.Cells[i].Name
+			if bestName == "" || res[i].BestValid < best {
+				best, bestName = res[i].BestValid, g.Cells[i].Name
 			}
+		}
+		want1 := 1
+		if res[1].BestValid < res[0].BestValid {
+			want1 = 2
+		}
+		if res[0].Test.IWK != 2 || res[1].Test.IWK != want1 {
+			t.Errorf("gs cells evaluated with k = %d and %d (valid %.3f, %.3f); want 2 and %d",
+				res[0].Test.IWK, res[1].Test.IWK, res[0].BestValid, res[1].BestValid, want1)
 		}
 		for _, want := range []string{
 			"| row | sf | st | gs |", "| vae/tiny/categorical |", "(101.5)<br>lr ", "missing (110.9)",
