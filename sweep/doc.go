@@ -72,8 +72,9 @@
 // reported for that cell only. So a cell that a finished cell of its row
 // and estimator already beats on validation when its training ends gets
 // the test -ELBO alone (one sample), not the bound, which would never be
-// reported: on the paper grid's small networks the bound is about a third
-// of a cell's time, and most cells of a group of 24 are beaten (see
+// reported: on the paper grid's small networks the bound is a fifth to a
+// quarter of a cell's time, and most cells of a group of 6 or 24 finish
+// after a better one (see
 // Runner.Run for why the chosen cell always has its bound, and -eval-all
 // of sweep run to evaluate every cell anyway).
 //
