@@ -95,11 +95,11 @@ func SetStrategy(s Strategy) {
 	strategy = s
 	if s == Threads {
 		setThreads(runtime.GOMAXPROCS(0))
-		G.Use(base())
+		G.Use(timed{base()})
 		return
 	}
 	setThreads(1)
-	G.Use(splitBLAS{base(), tile})
+	G.Use(timed{splitBLAS{base(), tile}})
 }
 
 // CurrentStrategy returns the strategy in use.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -29,6 +30,30 @@ func TestBackendIsInUse(t *testing.T) {
 	for i := range got {
 		if math.Abs(float64(got[i]-ref[i])) > 1e-5 {
 			t.Errorf("product[%d] = %v, gonum gives %v", i, got[i], ref[i])
+		}
+	}
+}
+
+// TestProductTime checks that every product through the installed BLAS,
+// under either strategy, adds its wall-clock time to ProductTime: a floor
+// of 2 products of 256^3 multiply-adds, timed from outside, must add
+// between 90% of its time minus 1 ms (the clock readings around the loop)
+// and all of it.
+func TestProductTime(t *testing.T) {
+	chosen := CurrentStrategy()
+	defer SetStrategy(chosen)
+	f := NewFloor([]Product{{M: 256, N: 256, K: 256}, {M: 256, N: 256, K: 256, TransB: true}}, 1)
+	for _, s := range []Strategy{Split, Threads} {
+		SetStrategy(s)
+		before := ProductTime()
+		start := time.Now()
+		for range 5 {
+			f.Run()
+		}
+		outside := time.Since(start)
+		inside := ProductTime() - before
+		if inside > outside || inside < outside*9/10-time.Millisecond {
+			t.Errorf("%v: ProductTime grew by %v over products that took %v", s, inside, outside)
 		}
 	}
 }

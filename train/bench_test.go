@@ -56,7 +56,10 @@ func newEstimator(tb testing.TB, st *State) *estimator.Estimator {
 // Adam included) on random binary pixels. Besides ns/op it reports
 // ms/step; floor-ms, the GEMM-only floor of the same step (see
 // BenchmarkGEMMFloor) with the faster of the two strategies, run in blocks
-// alternating with the steps'; x-floor, their ratio; and peak-RSS-MB.
+// alternating with the steps'; x-floor, their ratio; products-ms, the
+// time of the step's own products (backend.ProductTime), and
+// products-x-floor, its ratio to the floor: x-floor less products-x-floor
+// is everything but the products, in floors; and peak-RSS-MB.
 func BenchmarkTrainStep(b *testing.B) {
 	cfg := Defaults()
 	benchmarkStep(b, cfg)
@@ -134,20 +137,21 @@ func benchmarkStep(b *testing.B, cfg Config) {
 	// the effects we measure) while each still runs with warm caches
 	// (alternating single runs slowed both by a third).
 	const block = 25
-	var stepTime time.Duration
+	var stepTime, productTime time.Duration
 	floorTime := make([]time.Duration, len(strategies))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; done += block {
 		n := min(block, b.N-done)
 		backend.SetStrategy(chosen)
-		start := time.Now()
+		start, products := time.Now(), backend.ProductTime()
 		for range n {
 			if _, err := st.update(gr, cfg.Batch, 1, rng); err != nil {
 				b.Fatal(err)
 			}
 		}
 		stepTime += time.Since(start)
+		productTime += backend.ProductTime() - products
 		b.StopTimer()
 		for i, s := range strategies {
 			backend.SetStrategy(s)
@@ -168,6 +172,8 @@ func benchmarkStep(b *testing.B, cfg Config) {
 	b.ReportMetric(stepTime.Seconds()/float64(b.N)*1e3, "ms/step")
 	b.ReportMetric(best.Seconds()/float64(b.N)*1e3, "floor-ms")
 	b.ReportMetric(stepTime.Seconds()/best.Seconds(), "x-floor")
+	b.ReportMetric(productTime.Seconds()/float64(b.N)*1e3, "products-ms")
+	b.ReportMetric(productTime.Seconds()/best.Seconds(), "products-x-floor")
 	for i, s := range strategies {
 		b.ReportMetric(floorTime[i].Seconds()/float64(b.N)*1e3, s.String()+"-floor-ms")
 	}
