@@ -54,15 +54,17 @@ eval: build
 
 ## reproduce: Table 1 (Jang et al. 2017) on this machine: every cell of the
 ## sweep grid GRID (notebook: 48 cells, paper: 336; see bin/sweep -h), J at
-## a time, then the table. Finished cells are skipped and interrupted ones
-## resumed, so running it again continues. Checkpoints go to SWEEP_RUNS, the
-## small result files and table.md/.csv/.png to SWEEP_RESULTS/GRID.
+## a time, largest learning rate first (so that most cells finish after a
+## better one and skip their test bound), then the table. Finished cells
+## are skipped and interrupted ones resumed, so running it again continues.
+## Checkpoints go to SWEEP_RUNS, the small result files and
+## table.md/.csv/.png to SWEEP_RESULTS/GRID.
 GRID          ?= notebook
 J             ?= 1
 SWEEP_RUNS    ?= checkpoints/sweep
 SWEEP_RESULTS ?= results/table1
 reproduce: build
-	@$(BIN)/sweep list -grid $(GRID) -indices | \
+	@$(BIN)/sweep list -grid $(GRID) -indices -largest-lr-first | \
 		xargs -P $(J) -I{} $(BIN)/sweep run -grid $(GRID) -index {} -runs $(SWEEP_RUNS) -results $(SWEEP_RESULTS); \
 		status=$$?; \
 		$(BIN)/sweep collect -grid $(GRID) -results $(SWEEP_RESULTS) || exit 1; \

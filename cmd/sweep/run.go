@@ -19,7 +19,7 @@ import (
 const usage = `sweep: run the grids that reproduce Table 1 of Jang, Gu & Poole (2017).
 
 Usage:
-  sweep list -grid G [-json | -indices | -count] [-runs DIR]
+  sweep list -grid G [-json | -indices | -count] [-largest-lr-first] [-runs DIR]
   sweep run -grid G [-index I] [-runs DIR] [-results DIR] [-bin DIR] [-eval-all]
   sweep collect -grid G [-results DIR] [-out DIR]
 
@@ -32,7 +32,9 @@ index is fixed forever (see the documentation of package sweep).
 list: every cell of the grid: its index, its name, and its train and eval
 command lines (with -runs, the run folders they use); -indices prints only
 the indices, one a line (for xargs), -count only their number N (a Slurm
-array is --array=0-(N-1)), -json everything as JSON.
+array is --array=0-(N-1)), -json everything as JSON; -largest-lr-first
+lists them largest learning rate first (the order make reproduce runs
+them in: see run).
 
 run: trains and evaluates one cell, running train and eval (found in -bin)
 as child processes whose output it passes through, each line prefixed with
@@ -136,6 +138,7 @@ func (e env) list(args []string, stdout io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the cells as a JSON array")
 	indices := fs.Bool("indices", false, "print only the indices, one a line")
 	count := fs.Bool("count", false, "print only the number of cells")
+	lrFirst := fs.Bool("largest-lr-first", false, "list the cells largest learning rate first, by index among equals: the order make reproduce runs them in, so that most finish after a better cell of their row and estimator and skip their bound")
 	runs := fs.String("runs", defaultRuns, "root `folder` of the run folders the command lines use (RUNS/GRID/NAME)")
 	if err := cli.Parse(fs, args, usage, stdout); err != nil {
 		return err
@@ -147,32 +150,36 @@ func (e env) list(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cells := g.Cells
+	if *lrFirst {
+		cells = g.LargestLRFirst()
+	}
 	var b strings.Builder
 	switch {
 	case *count:
 		fmt.Fprintln(&b, len(g.Cells))
 	case *indices:
-		for _, c := range g.Cells {
+		for _, c := range cells {
 			fmt.Fprintln(&b, c.Index)
 		}
 	case *asJSON:
-		cells := make([]listed, len(g.Cells))
-		for i, c := range g.Cells {
+		out := make([]listed, len(cells))
+		for i, c := range cells {
 			dir := c.RunDir(*runs)
-			cells[i] = listed{
+			out[i] = listed{
 				Index: c.Index, Name: c.Name, Task: c.Row.Task, Arch: c.Row.Arch, Latent: c.Row.Latent,
 				Estimator: c.Estimator, Setting: c.Setting, RunDir: dir,
 				Train: append([]string{"train"}, c.TrainArgs(dir)...),
 				Eval:  append([]string{"eval"}, c.EvalArgs(dir)...),
 			}
 		}
-		j, err := json.MarshalIndent(cells, "", "  ")
+		j, err := json.MarshalIndent(out, "", "  ")
 		if err != nil {
 			return err
 		}
 		b.Write(append(j, '\n'))
 	default:
-		for _, c := range g.Cells {
+		for _, c := range cells {
 			dir := c.RunDir(*runs)
 			fmt.Fprintf(&b, "%d\t%s\n\ttrain %s\n\teval %s\n", c.Index, c.Name,
 				sweep.ShellJoin(c.TrainArgs(dir)), sweep.ShellJoin(c.EvalArgs(dir)))

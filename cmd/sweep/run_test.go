@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,6 +234,36 @@ func TestList(t *testing.T) {
 		"\teval bound -ckpt checkpoints/sweep/paper/vae-bernoulli-linear-sf-lr3e-5/best.ckpt -split test -iw 1000 -seed 1 -out checkpoints/sweep/paper/vae-bernoulli-linear-sf-lr3e-5/eval.json\n"
 	if r.code != 0 || !strings.HasPrefix(r.stdout, want) || strings.Count(r.stdout, "\n") != 3*336 {
 		t.Errorf("list -grid paper: status %d, output starting\n%.600s\nwant it to start\n%s", r.code, r.stdout, want)
+	}
+	// Largest learning rate first: every cell once, the rates never
+	// rising, and by index among equal rates (the notebook's are all equal).
+	for grid, n := range map[string]int{"notebook": 48, "paper": 336} {
+		g, err := sweep.Lookup(grid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := runSweep(context.Background(), e, "list", "-grid", grid, "-indices", "-largest-lr-first")
+		lines := strings.Fields(r.stdout)
+		seen := map[int]bool{}
+		prevLR, prev := math.Inf(1), -1
+		for _, l := range lines {
+			i, err := strconv.Atoi(l)
+			if err != nil || i < 0 || i >= n || seen[i] {
+				t.Fatalf("list -grid %s -largest-lr-first: line %q (seen before: %v)", grid, l, seen[i])
+			}
+			seen[i] = true
+			lr, err := strconv.ParseFloat(flagOf(g.Cells[i].Train, "lr"), 64)
+			if err != nil || lr > prevLR || lr == prevLR && i < prev {
+				t.Fatalf("list -grid %s -largest-lr-first: cell %d (lr %v) after cell %d (lr %v)", grid, i, lr, prev, prevLR)
+			}
+			prevLR, prev = lr, i
+		}
+		if r.code != 0 || len(seen) != n {
+			t.Errorf("list -grid %s -largest-lr-first: status %d, %d cells", grid, r.code, len(seen))
+		}
+		if grid == "paper" && (lines[0] != "4" || flagOf(g.Cells[4].Train, "lr") != "3e-3") {
+			t.Errorf("paper grid, largest rate first: starts with cell %s, want 4 (sf, lr 3e-3)", lines[0])
+		}
 	}
 	r = runSweep(context.Background(), e, "list", "-grid", "paper", "-count", "-json")
 	if r.code != cli.ExitUsage {
