@@ -86,9 +86,8 @@ type Record struct {
 // it holds the -ELBO alone and no finished cell beats it any more (its
 // rival's folder was removed, say): then its best checkpoint is evaluated
 // with k samples and the folder published again. So the cell Collect
-// chooses always has its bound once every cell that beat another on
-// validation was run after it, or run again; Collect lists any that has
-// not.
+// chooses lacks its bound only when the folder of the cell that beat it
+// has been removed, until it is run again; Collect lists such choices.
 //
 // It returns an error wrapping context.Canceled when ctx is cancelled or a
 // child was interrupted (its position is saved: run it again to resume),
