@@ -57,7 +57,7 @@ func Collect(results string, g Grid) Report {
 			continue
 		}
 		ch.Finished++
-		if ch.Best == nil || r.BestValid < ch.Best.BestValid {
+		if ch.Best == nil || r.beats(ch.Best.BestValid, ch.Best.Cell.Index) {
 			ch.Best = r
 		}
 	}

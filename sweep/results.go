@@ -163,17 +163,16 @@ func readCell(dir string, c Cell) Result {
 		r.Err = err
 		return r
 	}
-	f, err := os.Open(filepath.Join(dir, MetricsFile))
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	defer f.Close()
-	r.BestValid, r.BestEpoch, r.Epochs, r.Err = bestValid(f)
-	if r.Err != nil {
-		r.Err = fmt.Errorf("%s: %w", filepath.Join(dir, MetricsFile), r.Err)
-	}
+	r.BestValid, r.BestEpoch, r.Epochs, r.Err = bestValidFile(filepath.Join(dir, MetricsFile))
 	return r
+}
+
+// beats reports whether Collect would choose r over a cell of the same
+// row and estimator whose lowest validation -ELBO is valid and whose index
+// is index: r's is lower, or equal and r's index lower (Collect keeps the
+// first of a tie).
+func (r Result) beats(valid float64, index int) bool {
+	return r.BestValid < valid || r.BestValid == valid && r.Cell.Index < index
 }
 
 func readJSON(path string, v any) error {
@@ -185,6 +184,20 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// bestValidFile is bestValid of the metrics file at path, its errors
+// naming the file.
+func bestValidFile(path string) (best float64, epoch, lines int, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer f.Close()
+	if best, epoch, lines, err = bestValid(f); err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return best, epoch, lines, err
 }
 
 // bestValid returns the lowest valid_neg_elbo of the metrics lines in r,

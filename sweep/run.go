@@ -104,7 +104,7 @@ func (r Runner) Run(ctx context.Context, g Grid, i int) error {
 	owed := false // finished with the -ELBO alone, and now the choice
 	if _, err := os.Stat(filepath.Join(resDir, DoneFile)); err == nil {
 		res := readCell(resDir, c)
-		if res.Err != nil || res.Test.IWK >= c.IWK() || beaten(r.Results, g, c, res.BestValid) != nil {
+		if res.Err != nil || res.Bounded() || beaten(r.Results, g, c, res.BestValid) != nil {
 			fmt.Fprintf(r.Stdout, "sweep: cell %d %s: finished (%s exists): skipped\n", c.Index, c.Name, filepath.Join(resDir, DoneFile))
 			return nil
 		}
@@ -189,15 +189,9 @@ func (r Runner) evaluation(g Grid, c Cell, runDir string, full []string) ([]stri
 	if r.EvalAll {
 		return full, c.IWK(), nil
 	}
-	path := filepath.Join(runDir, MetricsFile)
-	f, err := os.Open(path)
+	best, _, _, err := bestValidFile(filepath.Join(runDir, MetricsFile))
 	if err != nil {
 		return nil, 0, fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
-	}
-	defer f.Close()
-	best, _, _, err := bestValid(f)
-	if err != nil {
-		return nil, 0, fmt.Errorf("cell %d %s: %s: %w", c.Index, c.Name, path, err)
 	}
 	rival := beaten(r.Results, g, c, best)
 	if rival == nil {
@@ -209,10 +203,9 @@ func (r Runner) evaluation(g Grid, c Cell, runDir string, full []string) ([]stri
 }
 
 // beaten returns, among the finished cells of c's row and estimator in
-// results, the one with the lowest best validation -ELBO if Collect would
-// choose it over a cell whose best is best: it is lower, or equal with a
-// lower index (Collect keeps the first of a tie). It returns nil if there
-// is none. Unreadable cells do not count.
+// results that Collect would choose over c if c's lowest validation -ELBO
+// were best (Result.beats), the one it would choose; nil if there is
+// none. Unreadable cells do not count.
 func beaten(results string, g Grid, c Cell, best float64) *Result {
 	var win *Result
 	for _, o := range g.Cells {
@@ -223,10 +216,8 @@ func beaten(results string, g Grid, c Cell, best float64) *Result {
 		if !res.Finished || res.Err != nil {
 			continue
 		}
-		if res.BestValid < best || res.BestValid == best && o.Index < c.Index {
-			if win == nil || res.BestValid < win.BestValid {
-				win = &res
-			}
+		if res.beats(best, c.Index) && (win == nil || res.beats(win.BestValid, win.Cell.Index)) {
+			win = &res
 		}
 	}
 	return win

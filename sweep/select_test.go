@@ -9,34 +9,30 @@ import (
 	"testing"
 )
 
+// fakeArgs reads the flags the fakes below use into shell variables.
+const fakeArgs = `#!/bin/sh
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-out) out=$2; shift ;;
+	-valid) valid=$2; shift ;;
+	-iw) k=$2; shift ;;
+	esac
+	shift
+done
+`
+
 // fakeTrain and fakeEval stand in for the train and eval executables in
 // TestRunEvaluatesTheChoice: train writes a run folder whose one epoch has
 // the validation -ELBO of its -valid flag; eval writes an eval.json with
 // the k of its -iw flag and appends that k to calls.log beside itself.
 const (
-	fakeTrain = `#!/bin/sh
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-out) out=$2; shift ;;
-	-valid) valid=$2; shift ;;
-	esac
-	shift
-done
-mkdir -p "$out" || exit 1
+	fakeTrain = fakeArgs + `mkdir -p "$out" || exit 1
 echo '{}' > "$out/config.json"
 echo "{\"epoch\":1,\"valid_neg_elbo\":$valid}" > "$out/metrics.jsonl"
 echo model > "$out/model.ckpt"
 echo best > "$out/best.ckpt"
 `
-	fakeEval = `#!/bin/sh
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-out) out=$2; shift ;;
-	-iw) k=$2; shift ;;
-	esac
-	shift
-done
-echo "$k" >> "$(dirname "$0")/calls.log"
+	fakeEval = fakeArgs + `echo "$k" >> "$(dirname "$0")/calls.log"
 echo "{\"split\":\"test\",\"iw_k\":$k,\"neg_iw_bound\":100,\"neg_elbo\":110}" > "$out"
 `
 )
