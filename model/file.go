@@ -3,6 +3,8 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 
 	"gorgonia.org/tensor"
 
@@ -104,8 +106,11 @@ func Decode(f *checkpoint.File) (Config, *Params, error) {
 }
 
 // CheckTensors reports whether f holds, for every parameter of cfg, a
-// tensor named prefix + name with the parameter's shape, naming the first
-// that is missing or misshapen. Loaders call it before allocating.
+// tensor named prefix + name with the parameter's shape and only finite
+// values, naming the first that is missing, misshapen or holds a NaN or an
+// infinity (a model with one computes NaN bounds and NaN images, and a
+// resumed run would stop at its first step). Loaders call it before
+// allocating.
 func CheckTensors(f *checkpoint.File, cfg Config, prefix string) error {
 	names, shapes := cfg.Shapes()
 	for i, name := range names {
@@ -116,6 +121,14 @@ func CheckTensors(f *checkpoint.File, cfg Config, prefix string) error {
 		if !tensor.Shape(shapes[i]).Eq(tensor.Shape(t.Shape)) {
 			return fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, tensor.Shape(t.Shape), tensor.Shape(shapes[i]))
 		}
+		if j := slices.IndexFunc(t.Data, notFinite); j >= 0 {
+			return fmt.Errorf("tensor %s holds %v at index %d; every weight must be finite", t.Name, t.Data[j], j)
+		}
 	}
 	return nil
+}
+
+// notFinite reports whether v is a NaN or an infinity.
+func notFinite(v float32) bool {
+	return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0)
 }

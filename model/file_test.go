@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,9 +129,18 @@ func modelFile(js string, p *Params) *checkpoint.File {
 	return &checkpoint.File{Config: []byte(js), Tensors: Tensors(p)}
 }
 
+// withValue returns f with value v at index j of its tensor i, on a copy
+// of that tensor's data (Tensors shares the parameters' memory).
+func withValue(f *checkpoint.File, i, j int, v float32) *checkpoint.File {
+	d := slices.Clone(f.Tensors[i].Data)
+	d[j] = v
+	f.Tensors[i].Data = d
+	return f
+}
+
 // TestLoadErrors checks that Load refuses what is not a model file of a
 // valid configuration, naming the path and what is wrong: a missing
-// tensor, a misshapen tensor, an invalid configuration (its
+// tensor, a misshapen tensor, a NaN or infinite weight, an invalid configuration (its
 // *SettingError), no model configuration, configuration JSON that does not
 // parse, a file that is not a checkpoint, no file at all.
 func TestLoadErrors(t *testing.T) {
@@ -155,6 +165,8 @@ func TestLoadErrors(t *testing.T) {
 			f.Tensors[2].Shape = []int{5, 4}
 			return f
 		}(), "", nil, []string{"param/enc1.w", "(5, 4)", "(4, 5)"}, ""},
+		{"NaN weight", withValue(modelFile(tinyJSON, p), 2, 3, float32(math.NaN())), "", nil, []string{"param/enc1.w", "NaN at index 3"}, ""},
+		{"infinite weight", withValue(modelFile(tinyJSON, p), 11, 0, float32(math.Inf(-1))), "", nil, []string{"param/dec2.b", "-Inf at index 0"}, ""},
 		{"wrong architecture", modelFile(`{"model":{"n":3,"k":3,"hidden":[5,4],"input":6}}`, p), "", nil, []string{"param/enc2.w", "(6, 4)", "(9, 4)"}, ""},
 		{"invalid configuration", modelFile(`{"model":{"n":0,"k":3,"hidden":[5,4],"input":6}}`, p), "", nil, []string{"config: n 0"}, "n"},
 		{"invalid task", modelFile(`{"model":{"task":"gan","n":2,"k":3,"input":6}}`, p), "", nil, []string{"config: task gan"}, "task"},

@@ -272,6 +272,22 @@ func TestLoadErrors(t *testing.T) {
 	k5 := foreign("k5.ckpt", func(c *Config) { c.Model.K = 5 })
 	wide := foreign("wide.ckpt", func(c *Config) { c.Model.Hidden = []int{20000, 8} })
 	huge := foreign("huge.ckpt", func(c *Config) { c.Model.Hidden = []int{1 << 26, 8} })
+	// A checkpoint whose first optimiser moment holds a NaN (the weights
+	// are checked the same way: model's TestLoadErrors).
+	nanMoment := func() string {
+		f, err := st.file()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(f.Tensors, func(x checkpoint.Tensor) bool { return strings.HasPrefix(x.Name, prefixOptM) })
+		f.Tensors[i].Data = slices.Clone(f.Tensors[i].Data)
+		f.Tensors[i].Data[1] = float32(math.NaN())
+		path := filepath.Join(cfg.Out, "nan.ckpt")
+		if err := checkpoint.Save(path, f); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}()
 	for _, tc := range []struct {
 		name, path string
 		content    []byte
@@ -283,6 +299,7 @@ func TestLoadErrors(t *testing.T) {
 		{"architecture mismatch", k5, nil, "shape"},
 		{"oversized architecture", wide, nil, "shape"},
 		{"absurd architecture", huge, nil, "layer width"},
+		{"NaN optimiser moment", nanMoment, nil, prefixOptM + "enc0.w holds NaN at index 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
