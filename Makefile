@@ -95,10 +95,11 @@ fuzz: deps blas
 		done; \
 	done
 
-## bench: ms per training step against the GEMM-only floor, epoch time, and
-## the time of `eval bound -iw 1000` on the test set, with the BLAS above
+## bench: ms per training step against the GEMM-only floor, epoch time, the
+## optimisers' updates, and the time of `eval bound -iw 1000` on the test
+## set, with the BLAS above
 bench: deps blas
-	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|SmallNets|Epoch|Estimators' -benchmem -count 1
+	$(GO) test $(TAGS) ./train -run '^$$' -bench 'TrainStep|GEMMFloor|SmallNets|Epoch|Estimators|Adam|Momentum' -benchmem -count 1
 	$(GO) test $(TAGS) ./eval -run '^$$' -bench 'IWBound' -benchtime 2x -count 1
 
 ## mutants: mutation testing with gremlins (installed at GREMLINS_VERSION into

@@ -78,16 +78,7 @@ func (o *Optimizer) Step(params, grads [][]float32) int {
 	switch o.Kind {
 	case OptMomentum:
 		lr := float32(o.LR)
-		update = func(w, g, m, _ []float32) bool {
-			if !kernels.AllFinite(g[:len(w)]) {
-				return false
-			}
-			for j := range w {
-				m[j] = momentum*m[j] + g[j]
-				w[j] -= lr * m[j]
-			}
-			return true
-		}
+		update = func(w, g, m, _ []float32) bool { return kernels.Momentum(momentum, lr, w, g, m) }
 	default:
 		r := kernels.NewAdamRule(o.LR, adamBeta1, adamBeta2, adamEps, o.T)
 		update = func(w, g, m, v []float32) bool { return kernels.Adam(r, w, g, m, v) }

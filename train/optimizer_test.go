@@ -109,8 +109,20 @@ func TestNewOptimizerRefusesUnknown(t *testing.T) {
 // million parameters (the six weight matrices and biases of
 // 784-512-256-200-256-512-784).
 func BenchmarkAdam(b *testing.B) {
-	sizes := []int{512 * 784, 512, 256 * 512, 256, 200 * 256, 200, 256 * 200, 256, 512 * 256, 512, 784 * 512, 784}
-	o, err := NewOptimizer(OptAdam, 1e-3, sizes)
+	benchmarkOptimizer(b, OptAdam, []int{512 * 784, 512, 256 * 512, 256, 200 * 256, 200, 256 * 200, 256, 512 * 256, 512, 784 * 512, 784})
+}
+
+// BenchmarkMomentum measures one update of SGD with momentum, the paper's
+// optimiser, of the paper's linear VAE (784-200-784: 314,584 parameters),
+// the model of most cells of the paper grid.
+func BenchmarkMomentum(b *testing.B) {
+	benchmarkOptimizer(b, OptMomentum, []int{200 * 784, 200, 784 * 200, 784})
+}
+
+// benchmarkOptimizer measures one update of parameter tensors of the
+// given sizes.
+func benchmarkOptimizer(b *testing.B, kind string, sizes []int) {
+	o, err := NewOptimizer(kind, 1e-3, sizes)
 	if err != nil {
 		b.Fatal(err)
 	}

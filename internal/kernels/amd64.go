@@ -12,9 +12,9 @@ import (
 // (integer lanes for the exponent) and FMA.
 var HasAVX2FMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
-// hasAVX reports whether the AVX kernels of adam_amd64.s can run: they
-// need AVX and an OS that saves the YMM registers, which cpu.X86.HasAVX
-// checks both.
+// hasAVX reports whether the AVX kernels of adam_amd64.s and
+// momentum_amd64.s can run: they need AVX and an OS that saves the YMM
+// registers, which cpu.X86.HasAVX checks both.
 var hasAVX = cpu.X86.HasAVX
 
 // lanes is one float32 constant repeated in the eight lanes of a YMM
@@ -172,6 +172,14 @@ func colSumAVX(s, d []float32, rows, stride int)
 //
 //go:noescape
 func adamAVX(r *AdamRule, w, g, m, v []float32) int
+
+// momentumAVX applies the momentum update with c = {mu, lr}, eight at a
+// time, checking each eight gradients before it applies them: it returns
+// len(w), or the index of the first eight that hold a NaN or an infinity,
+// which it leaves unwritten with all after them.
+//
+//go:noescape
+func momentumAVX(c *[2]float32, w, g, m []float32) int
 
 // diffSumAVX adds x[i] - x[i] into acc[i%8] for every i.
 //

@@ -21,5 +21,6 @@ func colSumAVX([]float32, []float32, int, int)                        {}
 func adamAVX(*AdamRule, []float32, []float32, []float32, []float32) int {
 	return 0
 }
-func diffSumAVX([]float32, *[8]float32)                       {}
-func shiftAVX2([]float32, []float32, int, float64, []float64) {}
+func momentumAVX(*[2]float32, []float32, []float32, []float32) int { return 0 }
+func diffSumAVX([]float32, *[8]float32)                            {}
+func shiftAVX2([]float32, []float32, int, float64, []float64)      {}
