@@ -17,14 +17,9 @@ func TestAdamKernelMatchesGo(t *testing.T) {
 	for _, n := range []int{1, 7, 8, 9, 64, 1003} {
 		for _, step := range []int{1, 1000} {
 			r := NewAdamRule(1e-3, 0.9, 0.999, 1e-8, step)
-			w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
-			for i := range w {
-				w[i] = float32(rng.NormFloat64())
-				g[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-8)))
-				if i%5 == 0 {
-					g[i] = 0
-				}
-				m[i] = float32(rng.NormFloat64() * 1e-3)
+			w, g, m := updateInputs(rng, n, 1e-3)
+			v := make([]float32, n)
+			for i := range v {
 				v[i] = float32(rng.Float64() * 1e-6)
 			}
 			w2, m2, v2 := slices.Clone(w), slices.Clone(m), slices.Clone(v)
@@ -63,4 +58,21 @@ func TestAllFinite(t *testing.T) {
 			}
 		}
 	}
+}
+
+// updateInputs returns n weights, gradients and first moments (or
+// velocities) for the optimiser kernels' tests: normal weights, gradients
+// spanning twelve orders of magnitude with every fifth zero, and moments
+// of scale mScale.
+func updateInputs(rng *rand.Rand, n int, mScale float64) (w, g, m []float32) {
+	w, g, m = make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range w {
+		w[i] = float32(rng.NormFloat64())
+		g[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-8)))
+		if i%5 == 0 {
+			g[i] = 0
+		}
+		m[i] = float32(rng.NormFloat64() * mScale)
+	}
+	return w, g, m
 }

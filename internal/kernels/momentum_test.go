@@ -17,15 +17,7 @@ func TestMomentumKernelMatchesGo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const mu, lr = float32(0.9), float32(3e-3)
 	for _, n := range []int{1, 7, 8, 9, 64, 1003} {
-		w, g, m := make([]float32, n), make([]float32, n), make([]float32, n)
-		for i := range w {
-			w[i] = float32(rng.NormFloat64())
-			g[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(13)-8)))
-			if i%5 == 0 {
-				g[i] = 0
-			}
-			m[i] = float32(rng.NormFloat64() * 1e-2)
-		}
+		w, g, m := updateInputs(rng, n, 1e-2)
 		w2, m2 := slices.Clone(w), slices.Clone(m)
 		w3, m3 := slices.Clone(w), slices.Clone(m)
 		if !Momentum(mu, lr, w, g, m) {
