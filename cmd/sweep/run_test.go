@@ -567,14 +567,25 @@ while :; do sleep 0.05; done
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(tmp, "log")
-	cmd := exec.Command("bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
 	cmd.Env = append(os.Environ(), "LOG="+logPath, "SWEEP="+fake, "GRID=notebook", "SHARED=/shared",
 		"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_JOB_ID=77", "PATH="+tmp+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// The script and the fake sweep share a process group, killed at the
+	// end whatever happened. A script that dies without passing the
+	// signal on leaves the fake sweep running, holding the output pipe:
+	// Wait gives up after WaitDelay. One that never passes it on waits
+	// for the fake sweep forever: the context kills it after a minute.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	group := cmd.Process.Pid
+	t.Cleanup(func() { syscall.Kill(-group, syscall.SIGKILL) })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile(logPath)
