@@ -3,12 +3,12 @@ package model
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 
 	"gorgonia.org/tensor"
 
 	"gsvae/checkpoint"
+	"gsvae/internal/kernels"
 )
 
 // A model file is a checkpoint (package checkpoint) whose configuration
@@ -121,14 +121,10 @@ func CheckTensors(f *checkpoint.File, cfg Config, prefix string) error {
 		if !tensor.Shape(shapes[i]).Eq(tensor.Shape(t.Shape)) {
 			return fmt.Errorf("tensor %s has shape %v, the configuration needs %v", t.Name, tensor.Shape(t.Shape), tensor.Shape(shapes[i]))
 		}
-		if j := slices.IndexFunc(t.Data, notFinite); j >= 0 {
+		if !kernels.AllFinite(t.Data) {
+			j := slices.IndexFunc(t.Data, func(v float32) bool { return v-v != 0 }) // NaN for a NaN or an infinity
 			return fmt.Errorf("tensor %s holds %v at index %d; every weight must be finite", t.Name, t.Data[j], j)
 		}
 	}
 	return nil
-}
-
-// notFinite reports whether v is a NaN or an infinity.
-func notFinite(v float32) bool {
-	return math.IsNaN(float64(v)) || math.IsInf(float64(v), 0)
 }

@@ -140,9 +140,10 @@ func withValue(f *checkpoint.File, i, j int, v float32) *checkpoint.File {
 
 // TestLoadErrors checks that Load refuses what is not a model file of a
 // valid configuration, naming the path and what is wrong: a missing
-// tensor, a misshapen tensor, a NaN or infinite weight, an invalid configuration (its
-// *SettingError), no model configuration, configuration JSON that does not
-// parse, a file that is not a checkpoint, no file at all.
+// tensor, a misshapen tensor, a NaN or infinite weight, an invalid
+// configuration (its *SettingError), no model configuration,
+// configuration JSON that does not parse, a file that is not a
+// checkpoint, no file at all.
 func TestLoadErrors(t *testing.T) {
 	const tinyJSON = `{"model":{"task":"vae","n":2,"k":3,"hidden":[5,4],"input":6}}`
 	p := float32Params(t, tinyVAE, 2)
