@@ -93,6 +93,38 @@ func runSweep(ctx context.Context, e env, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
+// testContext returns a context that ends 30 s before the test binary's
+// deadline (go test -timeout), so that a child process that hangs fails
+// its test, with the child's output, instead of panicking the binary.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	if d, ok := t.Deadline(); ok {
+		ctx, cancel := context.WithDeadline(context.Background(), d.Add(-30*time.Second))
+		t.Cleanup(cancel)
+		return ctx
+	}
+	return context.Background()
+}
+
+// command returns the child process name args, which cannot outlive the
+// test: it runs in a process group of its own, killed whole when ctx ends
+// and again when the test ends (a grandchild left behind is killed with
+// it), and Wait stops waiting for its output 10 s after it exits (a
+// grandchild holding the pipe would otherwise keep Wait waiting).
+func command(t *testing.T, ctx context.Context, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	t.Cleanup(func() {
+		if cmd.Process != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // ESRCH when nothing is left: nothing to do
+		}
+	})
+	return cmd
+}
+
 var (
 	binOnce sync.Once
 	binDir  string
@@ -320,7 +352,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := testContext(t)
 
 	t.Run("fresh", func(t *testing.T) {
 		r := runSweep(ctx, e, f.args(0)...)
@@ -379,7 +411,7 @@ func TestRunEndToEnd(t *testing.T) {
 				args[i+1] = "1"
 			}
 		}
-		if out, err := exec.Command(filepath.Join(bin, "train"), args...).CombinedOutput(); err != nil {
+		if out, err := command(t, ctx, filepath.Join(bin, "train"), args...).CombinedOutput(); err != nil {
 			t.Fatalf("train: %v\n%s", err, out)
 		}
 		stale := c.ResultDir(f.results)
@@ -410,7 +442,7 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Run("SIGTERM then resume", func(t *testing.T) {
 		c := g.Cells[1]
 		run := c.RunDir(f.runs)
-		cmd := exec.Command(os.Args[0], f.args(1)...)
+		cmd := command(t, ctx, os.Args[0], f.args(1)...)
 		cmd.Env = append(os.Environ(), asSweep+"=1", binEnv+"="+bin)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -529,7 +561,7 @@ func TestRunEndToEnd(t *testing.T) {
 	})
 
 	t.Run("slurm script fills the missing cell", func(t *testing.T) {
-		cmd := exec.Command("bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
+		cmd := command(t, ctx, "bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
 		cmd.Env = append(os.Environ(), asSweep+"=1", binEnv+"="+bin, "SWEEP="+os.Args[0], "GRID=tiny",
 			"RUNS="+f.runs, "RESULTS="+f.results, "SLURM_ARRAY_TASK_ID=3", "SLURM_ARRAY_JOB_ID=")
 		out, err := cmd.CombinedOutput()
@@ -567,25 +599,21 @@ while :; do sleep 0.05; done
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(tmp, "log")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(testContext(t), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
+	cmd := command(t, ctx, "bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
 	cmd.Env = append(os.Environ(), "LOG="+logPath, "SWEEP="+fake, "GRID=notebook", "SHARED=/shared",
 		"SLURM_ARRAY_TASK_ID=5", "SLURM_ARRAY_JOB_ID=77", "PATH="+tmp+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// The script and the fake sweep share a process group, killed at the
-	// end whatever happened. A script that dies without passing the
-	// signal on leaves the fake sweep running, holding the output pipe:
-	// Wait gives up after WaitDelay. One that never passes it on waits
-	// for the fake sweep forever: the context kills it after a minute.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 10 * time.Second
+	// The script and the fake sweep share a process group (command). A
+	// script that dies without passing the signal on leaves the fake sweep
+	// running, holding the output pipe: Wait gives up after WaitDelay. One
+	// that never passes it on waits for the fake sweep forever: the
+	// context kills the group after a minute.
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	group := cmd.Process.Pid
-	t.Cleanup(func() { _ = syscall.Kill(-group, syscall.SIGKILL) }) // ESRCH when nothing is left: nothing to do
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b, _ := os.ReadFile(logPath)
@@ -615,7 +643,7 @@ while :; do sleep 0.05; done
 	}
 
 	// Without an array task id the script refuses to run.
-	cmd = exec.Command("bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
+	cmd = command(t, ctx, "bash", filepath.Join("..", "..", "deploy", "slurm", "reproduce.sbatch"))
 	cmd.Env = append(os.Environ(), "LOG="+logPath, "SWEEP="+fake, "SLURM_ARRAY_TASK_ID=")
 	outb, err := cmd.CombinedOutput()
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(outb), "SLURM_ARRAY_TASK_ID is not set") {
