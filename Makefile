@@ -58,7 +58,7 @@ eval: build
 ## better one and skip their test bound), then the table. Finished cells
 ## are skipped and interrupted ones resumed, so running it again continues.
 ## Checkpoints go to SWEEP_RUNS, the small result files and
-## table.md/.csv/.png to SWEEP_RESULTS/GRID.
+## table.md/.csv/.png and cells.md to SWEEP_RESULTS/GRID.
 GRID          ?= notebook
 J             ?= 1
 SWEEP_RUNS    ?= checkpoints/sweep
@@ -70,7 +70,7 @@ reproduce: build
 		$(BIN)/sweep collect -grid $(GRID) -results $(SWEEP_RESULTS) || exit 1; \
 		if [ $$status != 0 ]; then echo "reproduce: some cells failed or were interrupted (see above); make reproduce GRID=$(GRID) runs the rest"; exit 1; fi
 
-## collect: only the table of what SWEEP_RESULTS/GRID holds so far
+## collect: only the table (and cells.md) of what SWEEP_RESULTS/GRID holds so far
 collect: build
 	$(BIN)/sweep collect -grid $(GRID) -results $(SWEEP_RESULTS)
 

@@ -134,8 +134,12 @@ type Result struct {
 	BestValid float64
 	BestEpoch int
 	Epochs    int // epochs trained: lines of metrics.jsonl
-	Test      EvalReport
-	Record    Record
+	// TrainSeconds is the sum of the epochs' seconds in metrics.jsonl: the
+	// cell's whole training, where Record.TrainSeconds counts only the
+	// last invocation of train (a resumed run's remainder).
+	TrainSeconds float64
+	Test         EvalReport
+	Record       Record
 }
 
 // Read reads the result folder of every cell of g under the root
@@ -163,7 +167,9 @@ func readCell(dir string, c Cell) Result {
 		r.Err = err
 		return r
 	}
-	r.BestValid, r.BestEpoch, r.Epochs, r.Err = bestValidFile(filepath.Join(dir, MetricsFile))
+	var cv curve
+	cv, r.Err = readCurve(filepath.Join(dir, MetricsFile))
+	r.BestValid, r.BestEpoch, r.Epochs, r.TrainSeconds = cv.best, cv.bestEpoch, cv.epochs, cv.seconds
 	return r
 }
 
@@ -186,25 +192,35 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// bestValidFile is bestValid of the metrics file at path, its errors
-// naming the file.
-func bestValidFile(path string) (best float64, epoch, lines int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer f.Close()
-	if best, epoch, lines, err = bestValid(f); err != nil {
-		err = fmt.Errorf("%s: %w", path, err)
-	}
-	return best, epoch, lines, err
+// curve is what a cell's metrics.jsonl says of its training: the lowest
+// valid_neg_elbo, its epoch (the first, on ties, as train keeps the first
+// best state), the number of epochs (lines) and the sum of their seconds.
+type curve struct {
+	best      float64
+	bestEpoch int
+	epochs    int
+	seconds   float64
 }
 
-// bestValid returns the lowest valid_neg_elbo of the metrics lines in r,
-// its epoch (the first, on ties, as train keeps the first best state) and
-// the number of lines.
-func bestValid(r io.Reader) (best float64, epoch, lines int, err error) {
-	best = math.Inf(1)
+// readCurve is parseCurve of the metrics file at path, its errors naming
+// the file.
+func readCurve(path string) (curve, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return curve{}, err
+	}
+	defer f.Close()
+	cv, err := parseCurve(f)
+	if err != nil {
+		return curve{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cv, nil
+}
+
+// parseCurve reads the metrics lines in r. Every line must have a
+// valid_neg_elbo; a line without seconds adds none.
+func parseCurve(r io.Reader) (curve, error) {
+	cv := curve{best: math.Inf(1)}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20) // lines with gradient reports are long
 	for sc.Scan() {
@@ -214,23 +230,25 @@ func bestValid(r io.Reader) (best float64, epoch, lines int, err error) {
 		var m struct {
 			Epoch        int      `json:"epoch"`
 			ValidNegELBO *float64 `json:"valid_neg_elbo"`
+			Seconds      float64  `json:"seconds"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return 0, 0, 0, fmt.Errorf("line %d: %w", lines+1, err)
+			return curve{}, fmt.Errorf("line %d: %w", cv.epochs+1, err)
 		}
-		lines++
+		cv.epochs++
 		if m.ValidNegELBO == nil {
-			return 0, 0, 0, fmt.Errorf("line %d: no valid_neg_elbo", lines)
+			return curve{}, fmt.Errorf("line %d: no valid_neg_elbo", cv.epochs)
 		}
-		if *m.ValidNegELBO < best {
-			best, epoch = *m.ValidNegELBO, m.Epoch
+		if *m.ValidNegELBO < cv.best {
+			cv.best, cv.bestEpoch = *m.ValidNegELBO, m.Epoch
 		}
+		cv.seconds += m.Seconds
 	}
 	if err := sc.Err(); err != nil {
-		return 0, 0, 0, err
+		return curve{}, err
 	}
-	if lines == 0 {
-		return 0, 0, 0, errors.New("no epochs")
+	if cv.epochs == 0 {
+		return curve{}, errors.New("no epochs")
 	}
-	return best, epoch, lines, nil
+	return cv, nil
 }

@@ -189,16 +189,16 @@ func (r Runner) evaluation(g Grid, c Cell, runDir string, full []string) ([]stri
 	if r.EvalAll {
 		return full, c.IWK(), nil
 	}
-	best, _, _, err := bestValidFile(filepath.Join(runDir, MetricsFile))
+	cv, err := readCurve(filepath.Join(runDir, MetricsFile))
 	if err != nil {
 		return nil, 0, fmt.Errorf("cell %d %s: %w", c.Index, c.Name, err)
 	}
-	rival := beaten(r.Results, g, c, best)
+	rival := beaten(r.Results, g, c, cv.best)
 	if rival == nil {
 		return full, c.IWK(), nil
 	}
 	fmt.Fprintf(r.Stdout, "sweep: cell %d %s: best validation -ELBO %.2f; finished cell %d %s has %.2f: its bound would not be reported, so the -ELBO alone (k = 1; sweep run -eval-all evaluates every cell)\n",
-		c.Index, c.Name, best, rival.Cell.Index, rival.Cell.Name, rival.BestValid)
+		c.Index, c.Name, cv.best, rival.Cell.Index, rival.Cell.Name, rival.BestValid)
 	return append([]string{full[0]}, c.ELBOArgs(runDir)...), 1, nil
 }
 

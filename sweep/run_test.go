@@ -63,19 +63,20 @@ func TestShellJoin(t *testing.T) {
 	}
 }
 
-// TestBestValid checks the minimum over metrics.jsonl and its refusals.
-func TestBestValid(t *testing.T) {
-	best, epoch, n, err := bestValid(strings.NewReader(
-		`{"epoch":1,"valid_neg_elbo":120.5}` + "\n" +
-			`{"epoch":2,"valid_neg_elbo":110.25,"gradvar":{"x":[1,2]}}` + "\n\n" +
+// TestParseCurve checks the minimum over metrics.jsonl, the sum of the
+// epochs' seconds, and the refusals.
+func TestParseCurve(t *testing.T) {
+	cv, err := parseCurve(strings.NewReader(
+		`{"epoch":1,"valid_neg_elbo":120.5,"seconds":3.5}` + "\n" +
+			`{"epoch":2,"valid_neg_elbo":110.25,"gradvar":{"x":[1,2]},"seconds":4}` + "\n\n" +
 			`{"epoch":3,"valid_neg_elbo":110.25}` + "\n" +
-			`{"epoch":4,"valid_neg_elbo":115}` + "\n"))
-	if err != nil || best != 110.25 || epoch != 2 || n != 4 {
-		t.Errorf("bestValid = %v, %d, %d, %v; want 110.25 at epoch 2 (the first of a tie), 4 lines", best, epoch, n, err)
+			`{"epoch":4,"valid_neg_elbo":115,"seconds":2.25}` + "\n"))
+	if want := (curve{best: 110.25, bestEpoch: 2, epochs: 4, seconds: 9.75}); err != nil || cv != want {
+		t.Errorf("parseCurve = %+v, %v; want %+v (the first epoch of a tie; a line without seconds adds none)", cv, err, want)
 	}
 	for _, bad := range []string{"", "{\"epoch\":1}\n", "not json\n"} {
-		if _, _, _, err := bestValid(strings.NewReader(bad)); err == nil {
-			t.Errorf("bestValid(%q): no error", bad)
+		if _, err := parseCurve(strings.NewReader(bad)); err == nil {
+			t.Errorf("parseCurve(%q): no error", bad)
 		}
 	}
 }
@@ -96,15 +97,18 @@ func fakeResultK(t *testing.T, results string, c Cell, valid []float64, bound fl
 	}
 	var m strings.Builder
 	for i, v := range valid {
-		fmt.Fprintf(&m, `{"epoch":%d,"valid_neg_elbo":%g}`+"\n", i+1, v)
+		fmt.Fprintf(&m, `{"epoch":%d,"valid_neg_elbo":%g,"seconds":60}`+"\n", i+1, v)
 	}
-	ev, _ := json.Marshal(EvalReport{Epoch: 1, Split: "test", N: 10000, IWK: k, NegIWBound: bound, NegIWBoundSE: 0.3})
+	ev, _ := json.Marshal(EvalReport{Epoch: 1, Split: "test", N: 10000, IWK: k, NegIWBound: bound, NegIWBoundSE: 0.3, NegELBO: bound + 10})
 	for name, text := range map[string]string{ConfigFile: "{}\n", MetricsFile: m.String(), EvalFile: string(ev)} {
 		if err := os.WriteFile(filepath.Join(run, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := publish(c, run, c.ResultDir(results), Record{Grid: c.Grid, Index: c.Index, Name: c.Name, Finished: "now"}); err != nil {
+	rec := Record{Grid: c.Grid, Index: c.Index, Name: c.Name, Finished: "now", Host: "box", CPUs: 2,
+		Revisions: map[string]string{"train": "0123456789abcdef"}, Env: map[string]string{"GOMAXPROCS": "1"},
+		TrainSeconds: 30, EvalSeconds: 45}
+	if err := publish(c, run, c.ResultDir(results), rec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -181,6 +185,69 @@ func TestCollect(t *testing.T) {
 	// With nothing finished the figure is still drawn.
 	if err := Collect(t.TempDir(), g).Figure(png); err != nil {
 		t.Errorf("empty figure: %v", err)
+	}
+}
+
+// TestCells checks the list of finished cells: the chosen one marked, a
+// cell with the -ELBO alone shown with k = 1, the times (the epochs' sum of
+// 60 s each, the record's 45 s of evaluation), and the pace: the median
+// per row, and the missing cells at it, those of a row without a finished
+// cell left out.
+func TestCells(t *testing.T) {
+	a := Row{"vae", "tiny", "categorical"}
+	b := Row{"sbn", "sbn", "bernoulli"}
+	cell := func(name string, row Row) Cell {
+		return Cell{Name: name, Row: row, Estimator: "gs", Train: []string{"-epochs", "3"}, Eval: []string{"-iw", "1000"}}
+	}
+	g, err := NewGrid("cells", "a test grid", []Cell{cell("a", a), cell("b", a), cell("c", a), cell("d", b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := t.TempDir()
+	fakeResultK(t, results, g.Cells[0], []float64{130, 125}, 120, 1000)      // chosen: 2 epochs, 2 min
+	fakeResultK(t, results, g.Cells[1], []float64{140, 135, 131, 130}, 0, 1) // beaten: 4 epochs, 4 min
+	var md bytes.Buffer
+	if err := Collect(results, g).Cells(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"2 of 4 cells finished.",
+		"| 0 | a **chosen** | 120.00 ± 0.30 (k = 1000) | 130.00 | 125.00 (2) | 101.5 | 2 min | 45 s | 0123456 |",
+		"| 1 | b | 0.00 ± 0.30 (k = 1) | 10.00 | 130.00 (4) | 101.5 | 4 min | 45 s | 0123456 |",
+		"on the machines that ran them: box (2 CPUs, GOMAXPROCS=1).",
+		"| vae/tiny/categorical | 2 | 3 min (2 min to 4 min) | 45 s (45 s to 45 s) |",
+		"The 2 missing cells (1 of them in rows with no finished cell, not counted), each at its row's median:\nabout 3 cell-minutes of training",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("cells.md lacks %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(md.String(), "| 2 | c") || strings.Contains(md.String(), "sbn/sbn/bernoulli |") {
+		t.Errorf("cells.md lists a missing cell or a row without finished cells:\n%s", md.String())
+	}
+}
+
+// TestMachineAndRevision checks how cells.md names a cell's machine and
+// binaries, for records of every age (CPUs and Env came later).
+func TestMachineAndRevision(t *testing.T) {
+	for _, tc := range []struct {
+		rec  Record
+		want string
+	}{
+		{Record{Host: "vm"}, "vm"},
+		{Record{Host: "vm", CPUs: 2}, "vm (2 CPUs)"},
+		{Record{Host: "vm", CPUs: 2, Env: map[string]string{"GOMAXPROCS": "1"}}, "vm (2 CPUs, GOMAXPROCS=1)"},
+	} {
+		if got := machine(tc.rec); got != tc.want {
+			t.Errorf("machine(%+v) = %q, want %q", tc.rec, got, tc.want)
+		}
+	}
+	for rev, want := range map[string]string{
+		"": "-", "unknown": "unknown", "b48a289c0ffee": "b48a289", "b48a289c0ffee+modified": "b48a289+modified", "abc": "abc",
+	} {
+		if got := shortRevision(rev); got != want {
+			t.Errorf("shortRevision(%q) = %q, want %q", rev, got, want)
+		}
 	}
 }
 

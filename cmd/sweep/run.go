@@ -58,7 +58,9 @@ latent) and estimator, picks the cell with the lowest validation -ELBO
 (the best epoch's, whose checkpoint eval evaluated). Writes table.md
 (Table 1: ours ± s.e. beside the paper's number, the setting chosen, and
 the missing cells with the commands that fill them), table.csv (one line
-per chosen cell) and table.png (ours against the paper's) into -out.
+per chosen cell), table.png (ours against the paper's) and cells.md
+(every finished cell: its numbers, times and binaries; the time per cell
+of each row, and what the missing cells would take) into -out.
 
 Exit status: 0 success, 1 failure (a child failed), 2 bad command line,
 130 interrupted.`
@@ -275,7 +277,7 @@ func (e env) collect(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sweep collect", flag.ContinueOnError)
 	gridName := gridFlag(fs)
 	results := fs.String("results", defaultResults, "root `folder` of the result folders RESULTS/GRID/NAME")
-	out := fs.String("out", "", "`folder` for table.md, table.csv and table.png (default: RESULTS/GRID)")
+	out := fs.String("out", "", "`folder` for table.md, table.csv, table.png and cells.md (default: RESULTS/GRID)")
 	if err := cli.Parse(fs, args, usage, stdout); err != nil {
 		return err
 	}
@@ -294,15 +296,19 @@ func (e env) collect(args []string, stdout io.Writer) error {
 	if *results != defaultResults {
 		fill = append(fill, "-results", *results)
 	}
-	var md, csv strings.Builder
+	var md, csv, cells strings.Builder
 	if err := rep.Markdown(&md, fill); err != nil {
 		return err
 	}
 	if err := rep.CSV(&csv); err != nil {
 		return err
 	}
+	if err := rep.Cells(&cells); err != nil {
+		return err
+	}
 	mdPath, csvPath, pngPath := filepath.Join(*out, "table.md"), filepath.Join(*out, "table.csv"), filepath.Join(*out, "table.png")
-	for path, text := range map[string]string{mdPath: md.String(), csvPath: csv.String()} {
+	cellsPath := filepath.Join(*out, "cells.md")
+	for path, text := range map[string]string{mdPath: md.String(), csvPath: csv.String(), cellsPath: cells.String()} {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			return fmt.Errorf("collect: %w", err)
 		}
@@ -311,7 +317,7 @@ func (e env) collect(args []string, stdout io.Writer) error {
 		return fmt.Errorf("collect: %w", err)
 	}
 	fmt.Fprint(stdout, md.String())
-	fmt.Fprintf(stdout, "\nsweep: grid %s: %d of %d cells finished; wrote %s, %s and %s\n",
-		g.Name, len(rep.Results)-len(rep.Missing), len(rep.Results), mdPath, csvPath, pngPath)
+	fmt.Fprintf(stdout, "\nsweep: grid %s: %d of %d cells finished; wrote %s, %s, %s and %s\n",
+		g.Name, len(rep.Results)-len(rep.Missing), len(rep.Results), mdPath, csvPath, pngPath, cellsPath)
 	return nil
 }

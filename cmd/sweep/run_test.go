@@ -550,6 +550,15 @@ func TestRunEndToEnd(t *testing.T) {
 		if len(lines) != 3 || !strings.Contains(string(csvText), ","+bestName+",") {
 			t.Errorf("table.csv: want a header and the sf and gs lines, gs choosing %s:\n%s", bestName, csvText)
 		}
+		cells, err := os.ReadFile(filepath.Join(out, "cells.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"3 of 4 cells finished", " | " + bestName + " **chosen** | ", "## Time per cell", "The 1 missing cells"} {
+			if !strings.Contains(string(cells), want) {
+				t.Errorf("cells.md lacks %q:\n%s", want, cells)
+			}
+		}
 		pf, err := os.Open(filepath.Join(out, "table.png"))
 		if err != nil {
 			t.Fatal(err)
