@@ -379,6 +379,22 @@ func (e *Estimator) Estimate(tau float64, rng *rand.Rand) error {
 			gumbel.Sample(d, rng)
 		}
 	}
+	if e.unprimed() {
+		// The first estimate in training: a first pass for the learning
+		// signals, the averages started from them (see primed), and the
+		// estimate again with the same noise.
+		if err := e.setScalars(tau); err != nil {
+			return err
+		}
+		err := e.vm.RunAll()
+		e.vm.Reset()
+		if err != nil {
+			return err
+		}
+		for i := range e.stats {
+			e.stats[i] = primed(e.signals(i))
+		}
+	}
 	if err := e.setScalars(tau); err != nil {
 		return err
 	}
@@ -391,6 +407,22 @@ func (e *Estimator) Estimate(tau float64, rng *rand.Rand) error {
 		e.updateStats()
 	}
 	return nil
+}
+
+// unprimed reports whether the moving averages are still the starting
+// ones (NewStats) at every layer of a score-function estimator that
+// normalises: in training, before its first estimate (a run resumed from
+// a checkpoint restores its averages, and is past it).
+func (e *Estimator) unprimed() bool {
+	if !Scored(e.name) || !e.opt.Normalize {
+		return false
+	}
+	for _, st := range e.stats {
+		if st != NewStats() {
+			return false
+		}
+	}
+	return true
 }
 
 // setScalars sets the temperature and, for the score-function estimators,

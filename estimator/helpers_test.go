@@ -152,26 +152,38 @@ func newEst(t testing.TB, name string, cfg model.Config, p *model.Params, opt Op
 	return e
 }
 
-// twin draws an estimate of e with rng and returns the flat gradient and
-// the oracle's estimate for the same noise, which it draws from twin (an
-// rng in the same state as rng) layer by layer as Estimate does, with the
-// moving averages e had before the draw. n is the number of real rows
-// (set by the caller with SetRows) and normalize e's Options.Normalize.
-func twin(t testing.TB, e *Estimator, ref *refNet, x []float64, n int, tau float64, normalize bool, rng, twinRng *rand.Rand, plant func(i, b int, s float64) float64) ([]float64, refOutput) {
+// twin draws an estimate of e with rng and returns the flat gradient, the
+// oracle's estimate for the same noise, which it draws from twin (an rng
+// in the same state as rng) layer by layer as Estimate does, and the
+// moving averages that estimate used: e's before the draw, or, at the
+// first draw of a scored estimator that normalises, the ones Estimate
+// starts from, computed here from the oracle's learning signals of the
+// real rows for the same noise (their mean and their variance around it).
+// n is the number of real rows (set by the caller with SetRows) and
+// normalize e's Options.Normalize.
+func twin(t testing.TB, e *Estimator, ref *refNet, x []float64, n int, tau float64, normalize bool, rng, twinRng *rand.Rand, plant func(i, b int, s float64) float64) ([]float64, refOutput, []Stats) {
 	t.Helper()
 	cfg := ref.cfg
 	stats := e.Stats()
-	in := refInput{name: e.Name(), x: x, w: rowWeights(len(x)/cfg.Input, n), tau: tau, plant: plant, relaxedKL: e.opt.RelaxedKL, priorTau: e.opt.PriorTau}
+	first := normalize && Scored(e.Name())
 	for _, st := range stats {
-		in.c = append(in.c, 0)
-		in.scale = append(in.scale, 1)
-		if Scored(e.Name()) {
-			in.c[len(in.c)-1] = st.Mean
-			if normalize {
-				in.scale[len(in.scale)-1] = 1 / math.Max(1, math.Sqrt(st.Var))
+		first = first && st == NewStats()
+	}
+	in := refInput{name: e.Name(), x: x, w: rowWeights(len(x)/cfg.Input, n), tau: tau, plant: plant, relaxedKL: e.opt.RelaxedKL, priorTau: e.opt.PriorTau}
+	averages := func() {
+		in.c, in.scale = nil, nil
+		for _, st := range stats {
+			in.c = append(in.c, 0)
+			in.scale = append(in.scale, 1)
+			if Scored(e.Name()) {
+				in.c[len(in.c)-1] = st.Mean
+				if normalize {
+					in.scale[len(in.scale)-1] = 1 / math.Max(1, math.Sqrt(st.Var))
+				}
 			}
 		}
 	}
+	averages()
 	if err := e.Estimate(tau, rng); err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +192,21 @@ func twin(t testing.TB, e *Estimator, ref *refNet, x []float64, n int, tau float
 		gumbel.Sample(g, twinRng)
 		in.noise = append(in.noise, g)
 	}
-	return flatGrads(e), ref.estimate(in)
+	if first {
+		signals := ref.estimate(in).signals
+		for i := range stats {
+			var mean, sq float64
+			for _, v := range signals[i][:n] {
+				mean += v / float64(n)
+			}
+			for _, v := range signals[i][:n] {
+				sq += (v - mean) * (v - mean) / float64(n)
+			}
+			stats[i] = Stats{Mean: mean, Var: sq}
+		}
+		averages()
+	}
+	return flatGrads(e), ref.estimate(in), stats
 }
 
 // maxAbs returns the largest |v_i|.
