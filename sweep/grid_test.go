@@ -222,6 +222,21 @@ func TestNewGridRefuses(t *testing.T) {
 	if g, err := NewGrid("t", "", []Cell{ok, with(func(c *Cell) { c.Name = "b" })}); err != nil || g.Cells[1].Index != 1 {
 		t.Errorf("valid grid: %v", err)
 	}
+	// One importance sample is the least a cell may ask for (the -ELBO).
+	if _, err := NewGrid("t", "", []Cell{with(func(c *Cell) { c.Eval = []string{"-iw", "1"} })}); err != nil {
+		t.Errorf("-iw 1: %v", err)
+	}
+}
+
+// TestFlagValue checks the lookup of a flag's value in a command line,
+// including a flag with no value after it.
+func TestFlagValue(t *testing.T) {
+	args := []string{"-lr", "3e-3", "-epochs", "100", "-hard"}
+	for name, want := range map[string]string{"lr": "3e-3", "epochs": "100", "hard": "", "batch": "", "3e-3": ""} {
+		if got := flagValue(args, name); got != want {
+			t.Errorf("flagValue(%q) = %q, want %q", name, got, want)
+		}
+	}
 }
 
 // TestPaper checks a few numbers of Table 1 as printed in the paper, and
