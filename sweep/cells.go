@@ -20,8 +20,8 @@ func (rep Report) Cells(w io.Writer) error {
 	done := len(rep.Results) - len(rep.Missing)
 	fmt.Fprintf(&b, "# Every finished cell of grid %s\n\n", rep.Grid.Name)
 	fmt.Fprintf(&b, "%d of %d cells finished. Per cell: the test bound -L_k of its best-validation checkpoint ± its standard\n"+
-		"error over the test images (with k = 1 the -ELBO alone: a cell beaten on validation when it finished is not\n"+
-		"evaluated further); the test -ELBO; the lowest validation -ELBO and its epoch; the paper's number for the row and\n"+
+		"error over the test images (\"- (k = 1)\" for a cell beaten on validation when it finished, which has the -ELBO\n"+
+		"alone); the test -ELBO; the lowest validation -ELBO and its epoch; the paper's number for the row and\n"+
 		"estimator; the training time (the sum of the epochs' times, a resumed run's included), the evaluation time, and\n"+
 		"the revision of the binaries that trained it. **chosen** marks the cell Table 1 reports for its row and estimator\n"+
 		"(table.md). `sweep collect` rewrites this file from the result folders.\n\n", done, len(rep.Results))
@@ -42,10 +42,13 @@ func (rep Report) Cells(w io.Writer) error {
 		if p, ok := Paper(r.Cell.Row.Task, r.Cell.Row.Latent, r.Cell.Estimator); ok {
 			paper = strconv.FormatFloat(p, 'f', 1, 64)
 		}
-		fmt.Fprintf(&b, "| %d | %s | %.2f ± %.2f (k = %d) | %.2f | %.2f (%d) | %s | %s | %s | %s |\n",
-			r.Cell.Index, name, r.Test.NegIWBound, r.Test.NegIWBoundSE, r.Test.IWK, r.Test.NegELBO,
-			r.BestValid, r.BestEpoch, paper, duration(r.trainSeconds()), duration(r.Record.EvalSeconds),
-			shortRevision(r.Record.Revisions["train"]))
+		bound := fmt.Sprintf("%.2f ± %.2f (k = %d)", r.Test.NegIWBound, r.Test.NegIWBoundSE, r.Test.IWK)
+		if r.Test.IWK == 1 {
+			bound = "- (k = 1)" // another one-sample draw of the -ELBO beside it
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f (%d) | %s | %s | %s | %s |\n",
+			r.Cell.Index, name, bound, r.Test.NegELBO, r.BestValid, r.BestEpoch, paper,
+			duration(r.trainSeconds()), duration(r.Record.EvalSeconds), shortRevision(r.Record.Revisions["train"]))
 	}
 	rep.writePace(&b)
 	_, err := io.WriteString(w, b.String())
