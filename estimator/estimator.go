@@ -383,30 +383,32 @@ func (e *Estimator) Estimate(tau float64, rng *rand.Rand) error {
 		// The first estimate in training: a first pass for the learning
 		// signals, the averages started from them (see primed), and the
 		// estimate again with the same noise.
-		if err := e.setScalars(tau); err != nil {
-			return err
-		}
-		err := e.vm.RunAll()
-		e.vm.Reset()
-		if err != nil {
+		if err := e.run(tau); err != nil {
 			return err
 		}
 		for i := range e.stats {
 			e.stats[i] = primed(e.signals(i))
 		}
 	}
-	if err := e.setScalars(tau); err != nil {
-		return err
-	}
-	err := e.vm.RunAll()
-	e.vm.Reset()
-	if err != nil {
+	if err := e.run(tau); err != nil {
 		return err
 	}
 	if Scored(e.name) {
 		e.updateStats()
 	}
 	return nil
+}
+
+// run sets the graph's scalars (tau, and each layer's c and 1/norm from
+// the moving averages) and runs it once, forward and backward, with the
+// noise already drawn.
+func (e *Estimator) run(tau float64) error {
+	if err := e.setScalars(tau); err != nil {
+		return err
+	}
+	err := e.vm.RunAll()
+	e.vm.Reset()
+	return err
 }
 
 // unprimed reports whether the moving averages are still the starting
