@@ -61,7 +61,8 @@ type Options struct {
 	PriorTau  float64
 	// Normalize divides the score-function estimators' gradients for each
 	// stochastic layer's logits by the running standard deviation of the
-	// layer's learning signal, when above 1; see the package
+	// layer's learning signal, when above 1, and starts the running
+	// averages from the first estimate's own batch; see the package
 	// documentation.
 	Normalize bool
 }
