@@ -20,28 +20,19 @@ func NewStats() Stats { return Stats{Var: 1} }
 
 // primed returns the averages one batch of learning signals gives on its
 // own: their mean, and their variance around it. Training with variance
-// normalisation starts from them instead of NewStats: with the baseline 0
-// and the divisor 1 of NewStats, the first estimate of sf or nvil scores
-// the whole negative log-likelihood (hundreds of nats) uncentred and
-// unscaled, and at SGD's learning rates that one step saturates the
-// encoder (one step of sf at lr 3e-3 on the linear Bernoulli VAE took
-// the KL from near 0 to 70 nats; 1 with these averages). The first
-// estimate then depends on its own batch through c: a bias of one step in
-// a run, which the later averages, updated only after each estimate, do
-// not have.
+// normalisation starts from them instead of NewStats, whose baseline 0
+// and divisor 1 would leave the first estimate uncentred and unscaled
+// (see the package documentation). The first estimate then depends on its
+// own batch through c: a bias of one step in a run.
 func primed(signal []float64) Stats {
 	if len(signal) == 0 {
 		return NewStats()
 	}
-	var mean, sq float64
-	for _, v := range signal {
-		mean += v
-	}
-	mean /= float64(len(signal))
-	for _, v := range signal {
-		sq += (v - mean) * (v - mean)
-	}
-	return Stats{Mean: mean, Var: sq / float64(len(signal))}
+	n := float64(len(signal))
+	sum, _ := sums(signal, 0)
+	mean := sum / n
+	_, sq := sums(signal, mean)
+	return Stats{Mean: mean, Var: sq / n}
 }
 
 // update returns the moving averages after one batch of learning signals:
@@ -50,16 +41,22 @@ func (st Stats) update(signal []float64) Stats {
 	if len(signal) == 0 {
 		return st
 	}
-	var mean, sq float64
-	for _, v := range signal {
-		mean += v
-		sq += (v - st.Mean) * (v - st.Mean)
-	}
+	sum, sq := sums(signal, st.Mean)
 	n := float64(len(signal))
 	return Stats{
-		Mean: statsRate*st.Mean + (1-statsRate)*mean/n,
+		Mean: statsRate*st.Mean + (1-statsRate)*sum/n,
 		Var:  statsRate*st.Var + (1-statsRate)*sq/n,
 	}
+}
+
+// sums returns the sum of the signals and the sum of their squares
+// centred by c.
+func sums(signal []float64, c float64) (sum, sq float64) {
+	for _, v := range signal {
+		sum += v
+		sq += (v - c) * (v - c)
+	}
+	return sum, sq
 }
 
 // check returns an error unless both averages are finite and the variance

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -38,13 +37,10 @@ func (rep Report) Cells(w io.Writer) error {
 		if chosen[r.Cell.Index] {
 			name += " **chosen**"
 		}
-		paper := "-"
-		if p, ok := Paper(r.Cell.Row.Task, r.Cell.Row.Latent, r.Cell.Estimator); ok {
-			paper = strconv.FormatFloat(p, 'f', 1, 64)
-		}
+		paper := paperText(Paper(r.Cell.Row.Task, r.Cell.Row.Latent, r.Cell.Estimator))
 		bound := fmt.Sprintf("%.2f ± %.2f (k = %d)", r.Test.NegIWBound, r.Test.NegIWBoundSE, r.Test.IWK)
-		if r.Test.IWK == 1 {
-			bound = "- (k = 1)" // another one-sample draw of the -ELBO beside it
+		if !r.Bounded() {
+			bound = fmt.Sprintf("- (k = %d)", r.Test.IWK) // the -ELBO alone: another one-sample draw of it
 		}
 		fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f (%d) | %s | %s | %s | %s |\n",
 			r.Cell.Index, name, bound, r.Test.NegELBO, r.BestValid, r.BestEpoch, paper,
@@ -98,17 +94,21 @@ func (rep Report) writePace(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s | %d | %s | %s |\n", row, len(train[row]), spread(train[row]), spread(eval[row]))
 	}
+	if len(rep.Missing) == 0 {
+		return
+	}
+	med := map[Row]float64{}
+	for row, ts := range train {
+		med[row] = median(ts)
+	}
 	var left float64
 	var unknown int
 	for _, r := range rep.Missing {
-		if ts := train[r.Cell.Row]; len(ts) > 0 {
-			left += median(ts)
+		if m, ok := med[r.Cell.Row]; ok {
+			left += m
 		} else {
 			unknown++
 		}
-	}
-	if len(rep.Missing) == 0 {
-		return
 	}
 	fmt.Fprintf(b, "\nThe %d missing cells", len(rep.Missing))
 	if unknown > 0 {

@@ -155,10 +155,7 @@ func (rep Report) Markdown(w io.Writer, run []string) error {
 				b.WriteString(" |")
 				continue
 			}
-			paper := "-"
-			if ch.HasPaper {
-				paper = strconv.FormatFloat(ch.Paper, 'f', 1, 64)
-			}
+			paper := paperText(ch.Paper, ch.HasPaper)
 			if ch.Best == nil {
 				fmt.Fprintf(&b, " missing (%s) |", paper)
 				continue
@@ -215,6 +212,15 @@ func (rep Report) Markdown(w io.Writer, run []string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// paperText writes Table 1's number of a row and estimator as the tables
+// show it: one decimal, or "-" where the paper has none.
+func paperText(v float64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
 // sameFlag returns the value of a train flag that every cell of g shares,
